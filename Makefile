@@ -1,0 +1,41 @@
+# The two commands of the course: `make book` and `make test`. Both create the virtual
+# environment on first use and reuse it afterwards (reinstalling only when
+# requirements.txt or pyproject.toml changed).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+
+.PHONY: book test env benchmarks browser clean help
+
+help:
+	@echo "make book        build and execute the whole book into _build/html"
+	@echo "make test        run every test (unit, claims, notebooks, grading)"
+	@echo "make benchmarks  print speed ratios against the reference libraries"
+	@echo "make browser     check the built site in headless Chromium (screenshots in _build/screenshots)"
+
+env: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --toc book/_toc.yml --config _config.yml --warningiserror --keep-going
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup
+
+benchmarks: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/optimizers.py
+	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/hessian.py
+
+clean:
+	rm -rf _build .pytest_cache
+
+browser: $(STAMP)
+	$(PY) tests/browser_check.py

@@ -1,0 +1,37 @@
+"""Run-time settings read from the environment.
+
+``COURSE_LIB_MODE`` chooses the size of every experiment in the book:
+
+* ``fast``: small data and few epochs, so the whole book executes on a 2-core CPU (CI);
+* ``full``: the sizes a reader with a GPU should see.
+
+Unset, the mode is ``full`` when CUDA is available and ``fast`` otherwise.
+"""
+from __future__ import annotations
+
+import os
+
+MODES = ("fast", "full")
+
+
+def mode() -> str:
+    """Return ``"fast"`` or ``"full"`` (see the module docstring)."""
+    value = os.environ.get("COURSE_LIB_MODE", "").strip().lower()
+    if value:
+        if value not in MODES:
+            raise ValueError(f"COURSE_LIB_MODE must be one of {MODES}, got {value!r}")
+        return value
+    try:
+        import torch
+    except ImportError:
+        return "fast"
+    return "full" if torch.cuda.is_available() else "fast"
+
+
+def pick(fast, full):
+    """Return ``fast`` or ``full`` according to :func:`mode`.
+
+    >>> pick(fast=200, full=5000) in (200, 5000)
+    True
+    """
+    return fast if mode() == "fast" else full

@@ -1,0 +1,143 @@
+"""Learning-rate schedules: plain functions of the step number ``t`` (0-based).
+
+Each constructor returns a callable ``t -> lr``. Adapters hand the same function to
+``torch.optim.lr_scheduler.LambdaLR`` (:func:`to_torch`) and to MXNet
+(:func:`to_mxnet`), and :func:`course_lib.descent.run` accepts it as ``schedule=``.
+
+>>> from course_lib import schedules
+>>> lr = schedules.step_decay(0.1, step_size=10, gamma=0.5)
+>>> [lr(0), lr(9), lr(10), lr(25)]
+[0.1, 0.1, 0.05, 0.025]
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+__all__ = ["constant", "step_decay", "exponential", "cosine", "linear_warmup",
+           "inverse_sqrt", "to_torch", "to_mxnet"]
+
+Schedule = Callable[[int], float]
+
+
+def _positive(name, value):
+    if not value > 0:
+        raise ValueError(f"Invalid {name}: {value!r} (must be > 0)")
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"Invalid {name}: {value!r} (must be an integer >= 1)")
+
+
+def _named(fn, text):
+    fn.__name__ = fn.__qualname__ = text
+    return fn
+
+
+def constant(lr: float) -> Schedule:
+    """``lr_t = lr``."""
+    _positive("lr", lr)
+    return _named(lambda t: lr, f"constant({lr:g})")
+
+
+def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
+    """``lr_t = lr * gamma ** floor(t / step_size)`` (torch's ``StepLR``)."""
+    _positive("lr", lr)
+    _positive_int("step_size", step_size)
+    if not 0 < gamma <= 1:
+        raise ValueError(f"Invalid gamma: {gamma!r} (must be in (0, 1])")
+    return _named(lambda t: lr * gamma ** (t // step_size),
+                  f"step_decay({lr:g}, {step_size}, {gamma:g})")
+
+
+def exponential(lr: float, gamma: float) -> Schedule:
+    """``lr_t = lr * gamma ** t`` (torch's ``ExponentialLR``)."""
+    _positive("lr", lr)
+    if not 0 < gamma <= 1:
+        raise ValueError(f"Invalid gamma: {gamma!r} (must be in (0, 1])")
+    return _named(lambda t: lr * gamma ** t, f"exponential({lr:g}, {gamma:g})")
+
+
+def cosine(lr: float, total_steps: int, min_lr: float = 0.0) -> Schedule:
+    """``lr_t = min_lr + (lr - min_lr) (1 + cos(pi t / T)) / 2`` for ``t <= T``, then
+    ``min_lr`` (torch's ``CosineAnnealingLR`` without restarts)."""
+    _positive("lr", lr)
+    _positive_int("total_steps", total_steps)
+    if not 0 <= min_lr <= lr:
+        raise ValueError(f"Invalid min_lr: {min_lr!r} (must be in [0, lr])")
+
+    def schedule(t):
+        t = min(t, total_steps)
+        return min_lr + (lr - min_lr) * (1 + math.cos(math.pi * t / total_steps)) / 2
+
+    return _named(schedule, f"cosine({lr:g}, {total_steps}, {min_lr:g})")
+
+
+def linear_warmup(schedule: Schedule, warmup_steps: int) -> Schedule:
+    """``lr_t = schedule(t) * min(1, (t + 1) / warmup_steps)``: ramps up linearly over the
+    first ``warmup_steps`` steps (never exactly 0), then follows ``schedule``."""
+    if not callable(schedule):
+        raise ValueError(f"Invalid schedule: {schedule!r} (must be a function step -> lr)")
+    _positive_int("warmup_steps", warmup_steps)
+    return _named(lambda t: schedule(t) * min(1.0, (t + 1) / warmup_steps),
+                  f"linear_warmup({getattr(schedule, '__name__', 'schedule')}, {warmup_steps})")
+
+
+def inverse_sqrt(d_model: int, warmup_steps: int, scale: float = 1.0) -> Schedule:
+    """The transformer schedule (Vaswani et al., 2017), with ``s = t + 1``::
+
+        lr_t = scale * d_model^-0.5 * min(s^-0.5, s * warmup_steps^-1.5)
+
+    Linear warm-up to its peak at ``s = warmup_steps``, then decay as ``1 / sqrt(s)``.
+    """
+    _positive_int("d_model", d_model)
+    _positive_int("warmup_steps", warmup_steps)
+    _positive("scale", scale)
+
+    def schedule(t):
+        s = t + 1
+        return scale * d_model ** -0.5 * min(s ** -0.5, s * warmup_steps ** -1.5)
+
+    return _named(schedule, f"inverse_sqrt({d_model}, {warmup_steps}, {scale:g})")
+
+
+def to_torch(optimizer, schedule: Schedule):
+    """A ``torch.optim.lr_scheduler.LambdaLR`` that sets each group's lr to ``schedule(t)``.
+
+    LambdaLR multiplies the *initial* lr by the lambda's value, so the lambda is
+    ``schedule(t) / initial_lr`` per group; call ``scheduler.step()`` after each
+    ``optimizer.step()``.
+    """
+    from torch.optim.lr_scheduler import LambdaLR
+
+    if not callable(schedule):
+        raise ValueError(f"Invalid schedule: {schedule!r} (must be a function step -> lr)")
+    lambdas = []
+    for group in optimizer.param_groups:
+        base = float(group.get("initial_lr", group["lr"]))
+        if not base > 0:
+            raise ValueError(f"Invalid optimizer lr: {base!r} (LambdaLR needs an lr > 0 to scale)")
+        lambdas.append(lambda t, base=base: schedule(t) / base)
+    return LambdaLR(optimizer, lambdas)
+
+
+def to_mxnet(schedule: Schedule):
+    """An ``mx.lr_scheduler.LRScheduler`` returning ``schedule(num_update - 1)``.
+
+    MXNet counts updates from 1 (it calls the scheduler with the update count after
+    incrementing it), so the first update gets ``schedule(0)``.
+    """
+    import mxnet as mx
+
+    if not callable(schedule):
+        raise ValueError(f"Invalid schedule: {schedule!r} (must be a function step -> lr)")
+
+    class FunctionScheduler(mx.lr_scheduler.LRScheduler):
+        def __init__(self):
+            super().__init__(base_lr=schedule(0))
+
+        def __call__(self, num_update):
+            return schedule(max(int(num_update) - 1, 0))
+
+    return FunctionScheduler()

@@ -1,0 +1,412 @@
+"""PyTorch side of course_lib: device choice and ``torch.optim.Optimizer`` adapters.
+
+The optimizers here run the update rules of :mod:`course_lib.rules` on torch tensors.
+They are drop-in replacements for their ``torch.optim`` namesakes (same arguments and
+defaults, same state keys, ``state_dict()`` / ``load_state_dict()`` in both directions,
+param groups, ``torch.optim.lr_scheduler``, closures, CPU and CUDA)::
+
+    from course_lib.torch import Adam          # instead of: from torch.optim import Adam
+    opt = Adam(model.parameters(), lr=1e-3)
+
+The math lives only in :mod:`course_lib.rules`. This module gives it two ops
+vocabularies: :data:`TENSOR` (one tensor, tensor methods ``mul_``, ``addcmul_``, ...) and
+:data:`TENSOR_LIST` (a list of tensors, ``torch._foreach_*``), which the optimizers use by
+default so that one Python call updates every tensor of a group, as torch.optim's
+``foreach`` implementation does.
+
+Example
+-------
+>>> import torch
+>>> from course_lib.torch import SGD
+>>> w = torch.tensor([1.0, -2.0], requires_grad=True)
+>>> opt = SGD([w], lr=0.1, momentum=0.9)
+>>> (w ** 2).sum().backward(); opt.step()
+>>> w.detach().tolist()
+[0.800000011920929, -1.600000023841858]
+"""
+from __future__ import annotations
+
+import torch
+
+from . import rules as _rules
+
+__all__ = ["device", "TENSOR", "TENSOR_LIST", "RuleOptimizer", "SGD", "Adagrad", "RMSprop",
+           "Adam", "AdamW", "Adadelta"]
+
+
+def device() -> torch.device:
+    """The device experiments should use: CUDA when available, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# ------------------------------------------------------------------------------ ops
+class TensorOps:
+    """The ops vocabulary on single tensors (tensor methods, in place where named ``*_``)."""
+
+    @staticmethod
+    def zeros_like(x):
+        return torch.zeros_like(x, memory_format=torch.preserve_format)
+
+    @staticmethod
+    def full_like(x, value):
+        return torch.full_like(x, value, memory_format=torch.preserve_format)
+
+    @staticmethod
+    def clone(x):
+        return torch.clone(x, memory_format=torch.preserve_format).detach()
+
+    @staticmethod
+    def add(x, y, alpha=1.0):
+        return x.add(y, alpha=alpha)
+
+    @staticmethod
+    def add_(x, y, alpha=1.0):
+        return x.add_(y, alpha=alpha)
+
+    @staticmethod
+    def mul_(x, y):
+        return x.mul_(y)
+
+    @staticmethod
+    def div_(x, y):
+        return x.div_(y)
+
+    @staticmethod
+    def addcmul(x, a, b, value=1.0):
+        return x.addcmul(a, b, value=value)
+
+    @staticmethod
+    def addcmul_(x, a, b, value=1.0):
+        return x.addcmul_(a, b, value=value)
+
+    @staticmethod
+    def addcdiv_(x, a, b, value=1.0):
+        return x.addcdiv_(a, b, value=value)
+
+    @staticmethod
+    def lerp_(x, y, weight):
+        return x.lerp_(y, weight)
+
+    @staticmethod
+    def sqrt(x):
+        return x.sqrt()
+
+    @staticmethod
+    def sqrt_(x):
+        return x.sqrt_()
+
+    @staticmethod
+    def maximum_(x, y):
+        return torch.maximum(x, y, out=x)
+
+
+class TensorListOps:
+    """The ops vocabulary on lists of tensors, one ``torch._foreach_*`` call per op."""
+
+    @staticmethod
+    def zeros_like(xs):
+        return [torch.zeros_like(x, memory_format=torch.preserve_format) for x in xs]
+
+    @staticmethod
+    def full_like(xs, value):
+        return [torch.full_like(x, value, memory_format=torch.preserve_format) for x in xs]
+
+    @staticmethod
+    def clone(xs):
+        return [torch.clone(x, memory_format=torch.preserve_format).detach() for x in xs]
+
+    @staticmethod
+    def add(xs, ys, alpha=1.0):
+        if isinstance(ys, (list, tuple)):
+            return torch._foreach_add(xs, ys, alpha=alpha)
+        return torch._foreach_add(xs, ys * alpha)
+
+    @staticmethod
+    def add_(xs, ys, alpha=1.0):
+        if isinstance(ys, (list, tuple)):
+            torch._foreach_add_(xs, ys, alpha=alpha)
+        else:
+            torch._foreach_add_(xs, ys * alpha)
+        return xs
+
+    @staticmethod
+    def mul_(xs, y):
+        torch._foreach_mul_(xs, y)
+        return xs
+
+    @staticmethod
+    def div_(xs, y):
+        torch._foreach_div_(xs, y)
+        return xs
+
+    @staticmethod
+    def addcmul(xs, a, b, value=1.0):
+        return torch._foreach_addcmul(xs, a, b, value=value)
+
+    @staticmethod
+    def addcmul_(xs, a, b, value=1.0):
+        torch._foreach_addcmul_(xs, a, b, value=value)
+        return xs
+
+    @staticmethod
+    def addcdiv_(xs, a, b, value=1.0):
+        torch._foreach_addcdiv_(xs, a, b, value=value)
+        return xs
+
+    @staticmethod
+    def lerp_(xs, ys, weight):
+        torch._foreach_lerp_(xs, ys, weight)
+        return xs
+
+    @staticmethod
+    def sqrt(xs):
+        return torch._foreach_sqrt(xs)
+
+    @staticmethod
+    def sqrt_(xs):
+        torch._foreach_sqrt_(xs)
+        return xs
+
+    @staticmethod
+    def maximum_(xs, ys):
+        torch._foreach_maximum_(xs, ys)
+        return xs
+
+
+#: Ops on one tensor.
+TENSOR = TensorOps()
+#: Ops on a list of tensors (``torch._foreach_*``).
+TENSOR_LIST = TensorListOps()
+
+
+def _scalar(value):
+    """Python number for the rules' scalar arithmetic (lr and betas may be 1-element tensors)."""
+    if isinstance(value, torch.Tensor):
+        return value.item()
+    if isinstance(value, tuple):
+        return tuple(_scalar(v) for v in value)
+    return value
+
+
+def _step_dtype():
+    # torch.optim keeps "step" as a float tensor of this dtype (non-capturable, non-fused)
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+
+
+# -------------------------------------------------------------------------- adapter
+class RuleOptimizer(torch.optim.Optimizer):
+    """A ``torch.optim.Optimizer`` that runs a :class:`course_lib.rules.Rule`.
+
+    Subclasses say which rule and hyperparameters a param group uses (:meth:`rule_for`).
+    Bookkeeping here, math in the rule: per-parameter state lives in ``self.state[p]``
+    under the rule's (torch.optim's) key names, with ``"step"`` a float tensor as torch
+    keeps it; parameters of a group that share device, dtype and step count are updated
+    together through :data:`TENSOR_LIST` (or one by one through :data:`TENSOR` when the
+    group says ``foreach=False``).
+    """
+
+    def rule_for(self, group: dict) -> tuple[_rules.Rule, dict]:
+        """The rule and its hyperparameters for a param group."""
+        raise NotImplementedError
+
+    def _validate(self, defaults: dict) -> None:
+        for name in ("capturable", "differentiable", "fused"):
+            if defaults.get(name):
+                raise ValueError(f"Invalid {name}: {defaults[name]!r} (course_lib.torch "
+                                 f"optimizers support only {name}=False; use torch.optim)")
+        rule, hyper = self.rule_for(defaults)
+        rule.validate({**rule.defaults, **hyper}, zero_lr_ok=True)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One update of every parameter with a gradient; returns ``closure()`` if given."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            for p in params:
+                if p.grad.is_sparse:
+                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+            rule, hyper = self.rule_for(group)
+            hyper = {k: _scalar(v) for k, v in hyper.items()}
+            self._init_state(rule, hyper, [p for p in params if not self.state[p]])
+            maximize = group.get("maximize", False)
+            if group.get("foreach") is False:
+                for p in params:
+                    self._update(rule, hyper, [p], maximize, TENSOR)
+            else:
+                for batch in self._batches(params):
+                    self._update(rule, hyper, batch, maximize, TENSOR_LIST)
+        return loss
+
+    def _init_state(self, rule, hyper, params):
+        if not params:
+            return
+        state = rule.init(params, TENSOR_LIST, **hyper)
+        for i, p in enumerate(params):
+            self.state[p] = {
+                key: (value[i] if isinstance(value, list)
+                      else torch.tensor(float(value), dtype=_step_dtype()) if key == "step"
+                      else value)
+                for key, value in state.items()}
+
+    def _batches(self, params):
+        batches = {}
+        for p in params:
+            state = self.state[p]
+            step = state.get("step")
+            key = (p.device, p.dtype, None if step is None else float(step),
+                   tuple(k for k, v in state.items() if v is None))
+            batches.setdefault(key, []).append(p)
+        return batches.values()
+
+    def _update(self, rule, hyper, params, maximize, ops):
+        states = [self.state[p] for p in params]
+        grads = [p.grad for p in params]
+        if maximize:
+            grads = torch._foreach_neg(grads)
+        single = ops is TENSOR
+        batch = {}
+        for key, value in states[0].items():
+            if key == "step":
+                batch[key] = float(value)
+            elif value is None or not isinstance(value, torch.Tensor):
+                batch[key] = value
+            else:
+                batch[key] = value if single else [s[key] for s in states]
+        old_step = batch.get("step")
+        if single:
+            rule.update(params[0], grads[0], batch, ops, **hyper)
+        else:
+            rule.update(params, grads, batch, ops, **hyper)
+        for key, value in batch.items():
+            if key == "step":
+                if value != old_step:
+                    torch._foreach_add_([s["step"] for s in states], value - old_step)
+            elif single or not isinstance(value, list):
+                states[0][key] = value
+            else:
+                for s, v in zip(states, value):
+                    s[key] = v
+
+
+# ------------------------------------------------------------------------ optimizers
+class SGD(RuleOptimizer):
+    """Stochastic gradient descent, optionally with momentum (``torch.optim.SGD``).
+
+    ``momentum = 0``: :data:`course_lib.rules.sgd`, ``p <- p - lr g``; otherwise
+    :data:`course_lib.rules.momentum` (``nesterov=True``: look-ahead), torch convention
+    ``v <- mu v + (1 - dampening) g``, ``p <- p - lr v``. ``weight_decay`` adds ``wd p``
+    to the gradient.
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, *, maximize=False, foreach=None, differentiable=False,
+                 fused=None):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                        foreach=foreach, differentiable=differentiable, fused=fused)
+        self._validate(defaults)
+        super().__init__(params, defaults)
+
+    def rule_for(self, group):
+        if group["momentum"] == 0 and not group["nesterov"]:
+            return _rules.sgd, {"lr": group["lr"], "weight_decay": group["weight_decay"]}
+        return _rules.momentum, {k: group[k] for k in
+                                 ("lr", "momentum", "dampening", "nesterov", "weight_decay")}
+
+
+class Adagrad(RuleOptimizer):
+    """Adagrad (``torch.optim.Adagrad``): :data:`course_lib.rules.adagrad`."""
+
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+                 initial_accumulator_value=0.0, eps=1e-10, foreach=None, *, maximize=False,
+                 differentiable=False, fused=None):
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, fused=fused)
+        self._validate(defaults)
+        super().__init__(params, defaults)
+        # torch.optim.Adagrad creates its state up front; so do we (same state_dict)
+        for group in self.param_groups:
+            rule, hyper = self.rule_for(group)
+            self._init_state(rule, {k: _scalar(v) for k, v in hyper.items()}, group["params"])
+
+    def rule_for(self, group):
+        return _rules.adagrad, {k: group[k] for k in _rules.adagrad.defaults}
+
+
+class RMSprop(RuleOptimizer):
+    """RMSprop (``torch.optim.RMSprop``): :data:`course_lib.rules.rmsprop`
+    (``eps`` outside the square root, like torch)."""
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                        momentum=momentum, centered=centered, capturable=capturable,
+                        foreach=foreach, maximize=maximize, differentiable=differentiable)
+        self._validate(defaults)
+        super().__init__(params, defaults)
+
+    def rule_for(self, group):
+        return _rules.rmsprop, {k: group[k] for k in _rules.rmsprop.defaults}
+
+
+class Adam(RuleOptimizer):
+    """Adam (``torch.optim.Adam``): :data:`course_lib.rules.adam`, bias-corrected as in
+    Kingma & Ba; ``weight_decay`` is coupled L2 unless ``decoupled_weight_decay=True``
+    (AdamW)."""
+
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=None):
+        if decoupled_weight_decay is None:
+            decoupled_weight_decay = self._decoupled
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                        capturable=capturable, differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        self._validate(defaults)
+        super().__init__(params, defaults)
+
+    def rule_for(self, group):
+        return _rules.adam, {k: group[k] for k in
+                             ("lr", "betas", "eps", "weight_decay", "amsgrad",
+                              "decoupled_weight_decay")}
+
+
+class AdamW(Adam):
+    """AdamW (``torch.optim.AdamW``): Adam with decoupled weight decay
+    ``p <- p (1 - lr wd)``, default ``weight_decay=1e-2``."""
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
+                         maximize=maximize, capturable=capturable,
+                         differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
+
+
+class Adadelta(RuleOptimizer):
+    """Adadelta (``torch.optim.Adadelta``): :data:`course_lib.rules.adadelta`."""
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, foreach=None, *,
+                 capturable=False, maximize=False, differentiable=False):
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, foreach=foreach,
+                        capturable=capturable, maximize=maximize,
+                        differentiable=differentiable)
+        self._validate(defaults)
+        super().__init__(params, defaults)
+
+    def rule_for(self, group):
+        return _rules.adadelta, {k: group[k] for k in _rules.adadelta.defaults}

@@ -1,0 +1,104 @@
+"""Execute a chapter (MyST markdown) or a notebook (.ipynb) in a fresh kernel.
+
+Used by tests/test_notebooks.py. A failure raises :class:`NotebookFailure` whose message
+names the notebook, the failing cell (its index and first source line) and the error.
+
+Chapters are read with myst-nb's own reader, so the test executes exactly the cells the book
+build executes; a chapter that passed is stored in the book's execution cache
+(``.jupyter_cache``), and ``make book`` after ``make test`` reuses it instead of running the
+chapter a second time.
+"""
+from __future__ import annotations
+
+import fcntl
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class NotebookFailure(AssertionError):
+    """A cell of a notebook raised an error or timed out."""
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no notebook at {path}")
+    if path.suffix == ".md":
+        from myst_nb.core.read import read_myst_markdown_notebook
+
+        return read_myst_markdown_notebook(path.read_text(encoding="utf-8"), path=path)
+    return nbformat.read(path, as_version=4)
+
+
+@contextmanager
+def _locked(lock_path: Path):
+    # pytest-xdist workers share one SQLite cache: one writer at a time.
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def store_in_book_cache(path: Path, executed: nbformat.NotebookNode, seconds: float) -> None:
+    """Put an executed chapter into the jupyter-cache that ``make book`` reads."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache_dir = ROOT / ".jupyter_cache"
+    with _locked(ROOT / ".jupyter_cache.lock"):
+        get_cache(str(cache_dir)).cache_notebook_bundle(
+            CacheBundleIn(executed, str(Path(path).resolve()), data={"execution_seconds": seconds}),
+            check_validity=False, overwrite=True)
+
+
+def _code_cells(nb):
+    return [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+
+
+def execute(path: Path, timeout: int = 300, cache: bool = False) -> float:
+    """Run every cell of ``path`` top to bottom; return the wall time in seconds.
+
+    With ``cache``, a chapter that ran without error is stored for the book build.
+    """
+    path = Path(path)
+    nb = read(path)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        failing = next((i for i in _code_cells(nb)
+                        if any(o.get("output_type") == "error" for o in nb.cells[i].get("outputs", []))),
+                       None)
+        where = "an unknown cell"
+        if failing is not None:
+            source = nb.cells[failing].source.strip().splitlines()
+            first = source[0] if source else ""
+            where = f"cell {failing} (code cell {_code_cells(nb).index(failing) + 1}: {first!r})"
+        name = error.ename if hasattr(error, "ename") else type(error).__name__
+        value = getattr(error, "evalue", str(error).splitlines()[-1] if str(error) else "")
+        raise NotebookFailure(f"{_display(path)}: {where} raised {name}: {value}") from None
+    except TimeoutError as error:  # nbclient raises CellTimeoutError, a TimeoutError
+        raise NotebookFailure(f"{_display(path)}: a cell ran past {timeout} s ({error})") from None
+    seconds = time.perf_counter() - start
+    if cache:
+        store_in_book_cache(path, nb, seconds)
+    return seconds
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,94 @@
+"""The numbers chapter 2 states, recomputed with course_lib and asserted with margins."""
+import numpy as np
+import pytest
+
+from course_lib import descent, surfaces
+from course_lib.experiments import gradient_descent as gd
+
+
+@pytest.mark.parametrize("condition", [1.0, 10.0, 100.0])
+def test_measured_stability_bound_is_two_over_L(condition):
+    q = surfaces.quadratic(condition=condition, angle=np.pi / 6)
+    measured = gd.stability_threshold(q, start=[-2.5, 1.5], low=0.1, high=3.0)
+    assert measured == pytest.approx(2 / q.L, rel=1e-3)
+
+
+def test_above_the_bound_diverges_below_converges():
+    q = surfaces.quadratic(condition=10.0, angle=np.pi / 6)
+    losses = gd.final_loss(q, [-2.5, 1.5], np.array([0.95, 1.05]) * 2 / q.L, steps=400)
+    assert losses[0] < 1e-2 * q.value(np.array([-2.5, 1.5]))
+    assert not np.isfinite(losses[1]) or losses[1] > q.value(np.array([-2.5, 1.5]))
+
+
+def test_first_order_error_is_lr_L_over_two():
+    bowl = surfaces.quadratic(condition=1.0, scale=2.0)
+    lrs = np.array([0.05, 0.25, 0.5, 1.0, 1.2])
+    np.testing.assert_allclose(gd.first_order_error(bowl, np.array([1.0, 0.0]), lrs), lrs * bowl.L / 2,
+                               rtol=1e-12)
+
+
+def test_four_regimes_of_the_contraction_factor():
+    bowl = surfaces.quadratic(condition=1.0, scale=2.0)
+    start = np.array([[3.0, 0.0]])
+    x = {f: descent.run("sgd", bowl, start, 30, lr=f / bowl.L, bound=1e3) for f in (0.05, 1.0, 1.8, 2.5)}
+    assert 0.1 < x[0.05].trajectory[-1, 0, 0] < 3.0            # creeping
+    assert abs(x[1.0].trajectory[1, 0, 0]) < 1e-12              # one step
+    signs = np.sign(x[1.8].trajectory[:6, 0, 0])
+    assert np.all(signs[1:] == -signs[:-1])                      # zig-zag
+    assert abs(x[1.8].trajectory[-1, 0, 0]) < 3.0 * 0.8 ** 29
+    assert x[2.5].diverged[0]
+
+
+@pytest.mark.parametrize("lr", [0.1, 0.02])
+def test_quartic_start_boundary_is_sqrt_two_over_lr(lr):
+    boundary = np.sqrt(2 / lr)
+    starts = np.array([[0.98 * boundary, 0.0], [1.02 * boundary, 0.0]])
+    result = descent.run("sgd", gd.quartic, starts, steps=300, lr=lr, bound=1e3)
+    assert not result.diverged[0] and abs(result.final[0, 0]) < boundary
+    assert result.diverged[1]
+
+
+def test_quartic_threshold_from_4_4_is_two_over_x0_squared():
+    assert gd.stability_threshold(gd.quartic, [4.4, 0.0], 0.01, 0.2) == pytest.approx(2 / 4.4 ** 2, rel=1e-4)
+
+
+@pytest.mark.parametrize("condition", [10.0, 100.0, 1000.0])
+def test_newton_solves_a_quadratic_in_one_step_gd_needs_order_kappa(condition):
+    q = surfaces.quadratic(condition=condition, angle=np.pi / 6)
+    start = np.array([[-2.5, 1.5]])
+    assert np.linalg.norm(descent.run("newton", q, start, steps=1).final[0]) < 1e-10
+    steps = descent.run("sgd", q, start, steps=20000, lr=2 / (q.L + q.mu)).steps_to(tol=1e-6)[0]
+    assert 0.2 * condition < steps < 10 * condition
+
+
+def test_newton_beats_gd_on_rosenbrock():
+    start = np.array([[-1.5, 2.0]])
+    newton = descent.run("newton", surfaces.rosenbrock, start, steps=10)
+    slow = descent.run("sgd", surfaces.rosenbrock, start, steps=5000, lr=1e-3)
+    assert np.linalg.norm(newton.final[0] - 1) < 1e-6
+    assert np.linalg.norm(slow.final[0] - 1) > 1e-3
+
+
+def test_regression_bound_in_both_loss_conventions():
+    from course_lib.data import synthetic_regression
+    import torch
+
+    from course_lib.torch import SGD
+
+    x_np, y_np = synthetic_regression()
+    L = gd.regression_curvature(x_np)
+    assert gd.regression_curvature(x_np, half=True) == pytest.approx(L / 2)
+    x, y = torch.as_tensor(x_np, dtype=torch.float64), torch.as_tensor(y_np, dtype=torch.float64)
+    final = {}
+    for factor in (0.9, 1.1):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(2, 1).double()
+        opt = SGD(model.parameters(), lr=factor * 2 / L)
+        for _ in range(100):
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x).squeeze(1), y)
+            loss.backward()
+            opt.step()
+        final[factor] = loss.item()
+    assert final[0.9] < 1e-3
+    assert not np.isfinite(final[1.1]) or final[1.1] > 1e3
