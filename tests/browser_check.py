@@ -7,7 +7,9 @@ Serves ``_build/html`` on a local port, loads every chapter page and checks that
 * moving the first slider of the page changes the figure it drives,
 * the browser console logged no error,
 
-and saves a screenshot of each page under ``_build/screenshots/``. Exits non-zero, naming the
+and saves a screenshot of each page under ``_build/screenshots/``. Before opening the browser it
+checks every internal link and image of every HTML page of the site (a linkcheck limited to
+internal links: the site must work offline, so nothing may point to a missing local file). Exits non-zero, naming the
 page and the failed check, when any check fails.
 
 Usage: ``python tests/browser_check.py [--build _build/html]`` (``make browser``).
@@ -16,18 +18,51 @@ from __future__ import annotations
 
 import argparse
 import functools
+import html.parser
 import http.server
 import shutil
 import socketserver
 import sys
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,1600"]
+
+
+class _LinkCollector(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.targets = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.targets.append(value)
+
+
+def broken_internal_links(build: Path) -> list[str]:
+    """Every ``href``/``src`` of the built site that points to a missing local file, as
+    ``"page -> target"``; external (``http:``, ``mailto:``, ...) and in-page links are skipped."""
+    broken = []
+    for page in sorted(build.rglob("*.html")):
+        collector = _LinkCollector()
+        collector.feed(page.read_text(encoding="utf-8", errors="replace"))
+        for target in collector.targets:
+            parts = urllib.parse.urlsplit(target)
+            if parts.scheme or parts.netloc or not parts.path:
+                continue
+            path = urllib.parse.unquote(parts.path)
+            resolved = (build / path.lstrip("/")) if path.startswith("/") else (page.parent / path)
+            if resolved.is_dir():
+                resolved = resolved / "index.html"
+            if not resolved.exists():
+                broken.append(f"{page.relative_to(build)} -> {target}")
+    return broken
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -119,6 +154,10 @@ def main(argv=None) -> int:
     if not pages:
         print(f"browser check: no chapter pages under {args.build}/lectures: run `make book` first")
         return 1
+    broken = broken_internal_links(args.build)
+    for link in broken[:20]:
+        print(f"FAIL broken internal link: {link}")
+    print(f"link check: {len(broken)} broken internal links")
     args.screenshots.mkdir(parents=True, exist_ok=True)
     server = _serve(args.build)
     base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -138,7 +177,7 @@ def main(argv=None) -> int:
         server.shutdown()
         shutil.rmtree(profile, ignore_errors=True)
     print(f"browser check: {len(pages) - failed} of {len(pages)} chapter pages passed")
-    return 1 if failed else 0
+    return 1 if failed or broken else 0
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def execute(path: Path, timeout: int = 300, cache: bool = False) -> float:
     """
     path = Path(path)
     nb = read(path)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     try:
