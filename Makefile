@@ -7,12 +7,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: book test env benchmarks browser clean help
+.PHONY: book test env benchmarks browser jupyter clean help
 
 help:
 	@echo "make book        build and execute the whole book into _build/html"
 	@echo "make test        run every test (unit, claims, notebooks, grading)"
 	@echo "make benchmarks  print speed ratios against the reference libraries"
+	@echo "make jupyter     start Jupyter on http://localhost:8888 (chapters open as notebooks)"
 	@echo "make browser     check the built site in headless Chromium (screenshots in _build/screenshots)"
 
 env: $(STAMP)
@@ -39,3 +40,6 @@ clean:
 
 browser: $(STAMP)
 	$(PY) tests/browser_check.py
+
+jupyter: $(STAMP)
+	$(VENV)/bin/jupyter notebook --port 8888 --ServerApp.root_dir=$(CURDIR)

@@ -5,6 +5,7 @@ Serves ``_build/html`` on a local port, loads every chapter page and checks that
 * MathJax rendered the math (``mjx-container`` elements, no raw ``$$`` left),
 * the page has at least one figure and one static Playground control,
 * moving the first slider of the page changes the figure it drives,
+* the page links to its notebook in a local Jupyter,
 * the browser console logged no error,
 
 and saves a screenshot of each page under ``_build/screenshots/``. Before opening the browser it
@@ -50,6 +51,8 @@ def broken_internal_links(build: Path) -> list[str]:
     ``"page -> target"``; external (``http:``, ``mailto:``, ...) and in-page links are skipped."""
     broken = []
     for page in sorted(build.rglob("*.html")):
+        if page.relative_to(build).parts[0] in ("_static", "_sources"):
+            continue  # theme templates and sources, not pages
         collector = _LinkCollector()
         collector.feed(page.read_text(encoding="utf-8", errors="replace"))
         for target in collector.targets:
@@ -138,6 +141,8 @@ def check_page(driver, url: str, shot: Path) -> list[str]:
         if not before or before == after:
             failures.append("moving the first slider did not change its figure")
         driver.execute_script("arguments[0].scrollIntoView()", root)
+    if not driver.find_elements(By.CSS_SELECTOR, 'a[href^="http://localhost:8888/notebooks/"]'):
+        failures.append("no button opening the chapter in a local Jupyter")
     errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     if errors:
         failures.append("console errors: " + "; ".join(errors[:3]))
@@ -170,7 +175,7 @@ def main(argv=None) -> int:
             shot = args.screenshots / f"{page.stem}.png"
             problems = check_page(driver, f"{base}/lectures/{page.name}", shot)
             status = "ok  " if not problems else "FAIL"
-            print(f"{status} {page.name}: " + ("; ".join(problems) if problems else f"screenshot {shot.relative_to(ROOT)}"))
+            print(f"{status} {page.name}: " + ("; ".join(problems) if problems else f"screenshot {shot}"))
             failed += bool(problems)
     finally:
         driver.quit()
