@@ -1,0 +1,107 @@
+"""Plain data that crosses the sandbox wall.
+
+Only JSON travels between the grader and a student's kernel, in both directions: the
+inputs of a hidden test go in, the student's answers come out. No pickle, no objects:
+whatever the student's code returns is turned into numbers, strings and lists *inside*
+the sandbox, and the grader rebuilds numpy arrays from those plain values. An answer
+therefore cannot carry code, and an object with a lying ``__eq__`` arrives as an error.
+
+Arrays travel as ``{"__ndarray__": nested list, "dtype": "float64", "shape": [...]}``;
+NaN and infinities use Python's JSON spelling (``NaN``, ``Infinity``), read back the same.
+"""
+from __future__ import annotations
+
+import json
+import numbers
+
+import numpy as np
+
+ARRAY_KEY = "__ndarray__"
+#: Largest number of array elements an answer may hold (a guard against memory bombs).
+MAX_ELEMENTS = 1_000_000
+MAX_DEPTH = 20
+
+
+class EncodeError(TypeError):
+    """A value that cannot be graded; the message names what it is (a function, a file...)."""
+
+
+def _encode_array(array: np.ndarray) -> dict:
+    if array.size > MAX_ELEMENTS:
+        raise EncodeError(f"an array with {array.size} elements (at most {MAX_ELEMENTS})")
+    if array.dtype.kind == "b":
+        dtype = "bool"
+    elif array.dtype.kind in "iu":
+        dtype = "int64"
+    elif array.dtype.kind == "f":
+        dtype = "float64"
+    else:
+        raise EncodeError(f"an array of dtype {array.dtype} (use floats)")
+    return {ARRAY_KEY: array.astype(dtype).tolist(), "dtype": dtype, "shape": list(array.shape)}
+
+
+def encode(value, _depth: int = 0):
+    """Turn ``value`` into JSON-able plain data (numpy arrays become tagged lists).
+
+    Accepted: None, bool, int, float, str, numpy scalars and arrays of bool/int/float,
+    objects with ``__array__`` (torch tensors on the CPU), and lists, tuples and dicts
+    (str keys) of those. Tuples become lists. Anything else raises :class:`EncodeError`.
+    """
+    if _depth > MAX_DEPTH:
+        raise EncodeError(f"data nested deeper than {MAX_DEPTH} levels")
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.ndarray):
+        return _encode_array(value)
+    if isinstance(value, np.generic):
+        if value.dtype.kind not in "biuf":
+            raise EncodeError(f"a numpy {value.dtype} scalar (use floats)")
+        return value.item()
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        if len(value) > MAX_ELEMENTS:
+            raise EncodeError(f"a sequence of {len(value)} items (at most {MAX_ELEMENTS})")
+        return [encode(item, _depth + 1) for item in value]
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise EncodeError("a dict with keys that are not strings")
+        return {key: encode(item, _depth + 1) for key, item in value.items()}
+    if hasattr(value, "__array__"):
+        return _encode_array(np.asarray(value))
+    raise EncodeError(f"an object of type {type(value).__name__} "
+                      "(return numbers, arrays, strings, or lists and dicts of them)")
+
+
+def decode(data, _depth: int = 0):
+    """Inverse of :func:`encode`: tagged lists become numpy arrays again."""
+    if _depth > MAX_DEPTH:
+        raise ValueError("data nested too deeply")
+    if isinstance(data, list):
+        return [decode(item, _depth + 1) for item in data]
+    if isinstance(data, dict):
+        if ARRAY_KEY in data:
+            dtype = data.get("dtype")
+            if dtype not in ("bool", "int64", "float64"):
+                raise ValueError(f"unknown array dtype {dtype!r}")
+            array = np.array(data[ARRAY_KEY], dtype=dtype)
+            shape = tuple(int(n) for n in data.get("shape", array.shape))
+            if array.size != int(np.prod(shape)):
+                raise ValueError("array data does not match its shape")
+            return array.reshape(shape)
+        return {str(key): decode(item, _depth + 1) for key, item in data.items()}
+    if data is None or isinstance(data, (bool, int, float, str)):
+        return data
+    raise ValueError(f"unexpected JSON value of type {type(data).__name__}")
+
+
+def dumps(value) -> str:
+    """One line of JSON for ``encode(value)`` (no newline inside, NaN allowed)."""
+    return json.dumps(encode(value), allow_nan=True, separators=(",", ":"))
+
+
+def loads(text: str):
+    """Inverse of :func:`dumps`."""
+    return decode(json.loads(text))

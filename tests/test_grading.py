@@ -1,0 +1,302 @@
+"""The exercises and the grader: full marks for solutions, zero for blank exercises, no drift.
+
+Also the command line (exit codes, refusal without a sandbox, resuming a killed run) and
+the small pieces: solution markers, the codec, the comparison, ``check()``.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course_lib.grading import codec, notebook
+from course_lib.grading.assign import assign, strip_solution
+from course_lib.grading.assignment import Assignment, available
+from course_lib.grading.compare import mismatch
+from course_lib.grading.grader import Limits, grade
+from course_lib.grading.questions import hidden_rng
+from course_lib.grading.runner import describe_exit
+from course_lib.grading.sandbox import visible_paths
+from course_lib.grading.student import Checker, student_rng
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = ["01_general_guide", "02_gradient_descent", "03_sgd", "04_critical_points",
+            "05_batch_size", "06_momentum", "07_adaptive", "08_schedules", "09_loss_functions",
+            "10_batch_norm", "11_constraints", "12_sampling"]
+LIMITS = Limits(timeout=30.0, memory_mb=1024, question_seconds=5.0)
+
+
+def test_every_chapter_has_an_exercise_a_solution_and_hidden_tests():
+    assert available(ROOT) == CHAPTERS
+    for name in CHAPTERS:
+        assert (ROOT / "exercises" / f"{name}.ipynb").is_file()
+        assignment = Assignment(name, ROOT)
+        assert 3 <= len(assignment.questions) <= 6, name
+        for question in assignment.questions:
+            assert question.points > 0
+            if question.kind == "function":
+                assert question.public_cases(assignment.reference), f"{name} {question.name} has no public case"
+
+
+def test_the_exercises_are_the_solutions_without_answers():
+    """No drift: regenerating exercises/ and the public tests changes nothing."""
+    assert assign(root=ROOT, check=True) == []
+    for name in CHAPTERS:
+        text = (ROOT / "exercises" / f"{name}.ipynb").read_text()
+        assert "SOLUTION" not in text
+        exercise = notebook.read(ROOT / "exercises" / f"{name}.ipynb")
+        assert all(not cell.get("outputs") for cell in exercise["cells"] if cell["cell_type"] == "code")
+        assert exercise["metadata"]["course_lib"] == {"assignment": name}
+        sources = "\n".join(cell.source for cell in notebook.code_cells(exercise))
+        for question in Assignment(name, ROOT).questions:
+            assert question.target in sources, f"{name}: {question.target} missing from the exercise"
+            assert f'check("{question.name}")' in sources
+
+
+def test_a_hand_edited_exercise_is_reported_and_regenerated(tmp_path):
+    shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
+    (tmp_path / "exercises").mkdir()
+    path = tmp_path / "exercises" / "06_momentum.ipynb"
+    original = (ROOT / "exercises" / "06_momentum.ipynb").read_text()
+    path.write_text(original.replace("YOUR CODE HERE", "YOUR CODE HERE (hint: 1 - gamma)", 1))
+    assert assign(["06_momentum"], root=tmp_path, check=True) == [str(path)]
+    assert assign(["06_momentum"], root=tmp_path) == [str(path)]
+    assert path.read_text() == original
+    assert assign(["06_momentum"], root=tmp_path, check=True) == []
+
+
+def test_hidden_tests_are_out_of_the_kernels_sight():
+    for path in visible_paths():
+        for name in CHAPTERS:
+            assignment = Assignment(name, ROOT)
+            assert not assignment.hidden_path.resolve().is_relative_to(path)
+            assert not assignment.solution_path.resolve().is_relative_to(path)
+
+
+def test_solutions_pass_their_public_checks():
+    for name in CHAPTERS:
+        output = io.StringIO()
+        namespace: dict = {}
+        with contextlib.redirect_stdout(output):
+            for cell in notebook.code_cells(notebook.read(ROOT / "solutions" / f"{name}.ipynb")):
+                exec(cell.source, namespace)
+        lines = [line for line in output.getvalue().splitlines() if line.startswith("q")]
+        assert len(lines) == len(Assignment(name, ROOT).questions), (name, lines)
+        assert all("passed" in line or "answered" in line for line in lines), (name, lines)
+
+
+@pytest.fixture(scope="module")
+def graded_chapters(tmp_path_factory):
+    """Grade, per chapter: the solution, the solution under another id, the blank exercise."""
+    base = tmp_path_factory.mktemp("chapters")
+    records = {}
+    for name in CHAPTERS:
+        folder = base / name
+        folder.mkdir()
+        shutil.copy(ROOT / "solutions" / f"{name}.ipynb", folder / "solution.ipynb")
+        shutil.copy(ROOT / "exercises" / f"{name}.ipynb", folder / "exercise.ipynb")
+        text = (folder / "solution.ipynb").read_text().replace('STUDENT_ID = \\"\\"', 'STUDENT_ID = \\"s7340021\\"')
+        assert "s7340021" in text
+        (folder / "other_student.ipynb").write_text(text)
+        run = grade(name, sorted(folder.glob("*.ipynb")), folder / "results", jobs=2, limits=LIMITS,
+                    log=lambda line: None)
+        assert run.failures == []
+        records[name] = {Path(record["submission"]).stem: record for record in run.records}
+    return records
+
+
+@pytest.mark.xdist_group("grading")
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_solution_full_marks_and_exercise_zero(graded_chapters, name):
+    records = graded_chapters[name]
+    for stem in ("solution", "other_student"):
+        record = records[stem]
+        assert record["error"] is None and record["cell_errors"] == [], record
+        assert record["score"] == record["max_score"] > 0, record["questions"]
+    assert records["other_student"]["student_id"] == "s7340021"
+    exercise = records["exercise"]
+    assert exercise["score"] == 0, exercise["questions"]
+    assert exercise["error"] is None and exercise["cell_errors"] == [], exercise
+
+
+# ---------------------------------------------------------------- the command line
+def _cli(*args, env=None, **kwargs):
+    return subprocess.run([sys.executable, "-m", "course_lib.grading", *args], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, **(env or {})}, **kwargs)
+
+
+@pytest.mark.xdist_group("grading")
+def test_command_line_grades_and_writes_records(tmp_path):
+    submissions = tmp_path / "subs"
+    submissions.mkdir()
+    shutil.copy(ROOT / "solutions" / "06_momentum.ipynb", submissions / "ada.ipynb")
+    shutil.copy(ROOT / "exercises" / "06_momentum.ipynb", submissions / "bob.ipynb")
+    (submissions / "eve.ipynb").write_text("not a notebook")
+    out = tmp_path / "results"
+    result = _cli("grade", "--assignment", "06_momentum", "--out", str(out), "--jobs", "2",
+                  *map(str, sorted(submissions.glob("*.ipynb"))))
+    assert result.returncode == 0, result.stderr
+    scores = {path.stem: json.loads(path.read_text())["score"] for path in out.glob("*.json")}
+    assert scores == {"ada": 8.0, "bob": 0.0, "eve": 0.0}
+    assert json.loads((out / "eve.json").read_text())["error"].startswith("invalid notebook")
+    rows = (out / "summary.csv").read_text().splitlines()
+    assert rows[0] == "submission,student_id,score,max_score,q1,q2,q3,q4,q5,error"
+    assert rows[1].startswith("ada.ipynb,,8.0,8.0,2.0,1.0,2.0,2.0,1.0,")
+    again = _cli("grade", "--assignment", "06_momentum", "--out", str(out),
+                 *map(str, sorted(submissions.glob("*.ipynb"))))
+    assert again.returncode == 0 and again.stdout.count("already graded") == 3
+
+
+def test_command_line_usage_errors(tmp_path):
+    result = _cli("grade", "--assignment", "99_nothing", "--out", str(tmp_path), "x.ipynb")
+    assert result.returncode == 2 and "unknown assignment" in result.stderr
+    result = _cli("grade", "--assignment", "06_momentum", "--out", str(tmp_path / "out"),
+                  str(tmp_path / "no_such_file.ipynb"))
+    assert result.returncode == 2 and "submissions not found" in result.stderr
+    assert not (tmp_path / "out" / "no_such_file.json").exists()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "same.ipynb").write_text("{}")
+    (tmp_path / "b" / "same.ipynb").write_text("{}")
+    result = _cli("grade", "--assignment", "06_momentum", "--out", str(tmp_path / "out"),
+                  str(tmp_path / "a" / "same.ipynb"), str(tmp_path / "b" / "same.ipynb"))
+    assert result.returncode == 2 and "share the stem" in result.stderr
+
+
+@pytest.mark.xdist_group("grading")
+def test_refuses_without_a_sandbox_unless_told(tmp_path):
+    submission = tmp_path / "sub.ipynb"
+    shutil.copy(ROOT / "solutions" / "08_schedules.ipynb", submission)
+    no_bwrap = {"COURSE_LIB_BWRAP": str(tmp_path / "no-such-bwrap")}
+    refused = _cli("grade", "--assignment", "08_schedules", "--out", str(tmp_path / "out"),
+                   str(submission), env=no_bwrap)
+    assert refused.returncode == 2
+    assert "REFUSING TO GRADE" in refused.stderr and "apt-get install -y bubblewrap" in refused.stderr
+    assert not (tmp_path / "out" / "sub.json").exists()
+    unsafe = _cli("grade", "--assignment", "08_schedules", "--out", str(tmp_path / "out"),
+                  "--no-sandbox", str(submission), env=no_bwrap)
+    assert unsafe.returncode == 0, unsafe.stderr
+    assert "WITHOUT a sandbox" in unsafe.stderr
+    record = json.loads((tmp_path / "out" / "sub.json").read_text())
+    assert record["sandbox"] == "none" and record["score"] == record["max_score"]
+
+
+@pytest.mark.xdist_group("grading")
+def test_a_killed_run_resumes_without_regrading(tmp_path):
+    submissions = [tmp_path / f"student{i}.ipynb" for i in range(4)]
+    for path in submissions:
+        shutil.copy(ROOT / "solutions" / "03_sgd.ipynb", path)
+    out = tmp_path / "results"
+    command = [sys.executable, "-m", "course_lib.grading", "grade", "--assignment", "03_sgd",
+               "--out", str(out), "--jobs", "1", *map(str, submissions)]
+    scratch = tmp_path / "scratch"  # the killed grader cannot remove its kernels' scratch folders
+    scratch.mkdir()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True, env={**os.environ, "TMPDIR": str(scratch)})
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done_before = {path.name for path in out.glob("*.json")}
+    assert 1 <= len(done_before) < 4
+    for path in out.glob("*.json"):
+        json.loads(path.read_text())  # never half a file
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("already graded") == len(done_before)
+    assert {path.name for path in out.glob("*.json")} == {f"{path.stem}.json" for path in submissions}
+    assert not list(out.glob(".*.tmp"))
+
+
+# ---------------------------------------------------------------- the pieces
+def test_strip_solution_markers():
+    source = ("def f(x):\n    # BEGIN SOLUTION\n    y = 2 * x\n    return y\n    # END SOLUTION\n"
+              "answer = f(3)  # SOLUTION\nprint(answer)")
+    assert strip_solution(source) == ("def f(x):\n    ...  # YOUR CODE HERE\n"
+                                      "answer = ...  # YOUR CODE HERE\nprint(answer)")
+    assert strip_solution("    return x  # SOLUTION") == "    ...  # YOUR CODE HERE"
+    with pytest.raises(ValueError, match="never closed"):
+        strip_solution("# BEGIN SOLUTION\nx = 1")
+    with pytest.raises(ValueError, match="without BEGIN"):
+        strip_solution("x = 1\n# END SOLUTION")
+
+
+def test_codec_round_trip_and_refusals():
+    value = {"a": np.arange(6.0).reshape(2, 3), "b": (1, 2.5, True, None, "s"), "c": np.float32(1.5),
+             "d": np.array([np.nan, np.inf]), "e": np.int64(3)}
+    back = codec.loads(codec.dumps(value))
+    assert np.array_equal(back["a"], value["a"]) and back["a"].shape == (2, 3)
+    assert back["b"] == [1, 2.5, True, None, "s"] and back["c"] == 1.5 and back["e"] == 3
+    assert np.isnan(back["d"][0]) and np.isinf(back["d"][1])
+    for bad in (lambda: 1, object(), np.array([1 + 2j]), {1: 2}, np.zeros(codec.MAX_ELEMENTS + 1)):
+        with pytest.raises(codec.EncodeError):
+            codec.encode(bad)
+    with pytest.raises(ValueError):
+        codec.decode({codec.ARRAY_KEY: [1, 2, 3], "dtype": "float64", "shape": [2, 2]})
+
+
+def test_mismatch_messages():
+    assert mismatch(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-9])) is None
+    assert "shape" in mismatch(np.zeros(3), np.zeros(2))
+    assert "NaN" in mismatch(np.array([np.nan]), np.array([1.0]))
+    assert mismatch([np.ones(2), 3.0], (np.ones(2), 3.0)) is None
+    assert "[1]" in mismatch([np.ones(2), 4.0], (np.ones(2), 3.0))
+    assert mismatch(-np.ones(2), np.ones(2), up_to_sign=True) is None
+    assert mismatch(" b ", "B") is None and "wrong answer" in mismatch("A", "B")
+    assert "got None" in mismatch(None, 1.0)
+    assert "expected a number" in mismatch(True, 1.0)
+    assert mismatch([True, False], np.array([True, False])) is None
+
+
+def test_invalid_notebooks_give_reasons():
+    with pytest.raises(notebook.InvalidNotebook, match="not valid JSON"):
+        notebook.parse(b"{")
+    with pytest.raises(notebook.InvalidNotebook, match="nbformat"):
+        notebook.parse(b'{"cells": []}')
+    with pytest.raises(notebook.InvalidNotebook, match="malformed"):
+        notebook.code_cells(notebook.parse(b'{"nbformat": 4, "cells": [42]}'))
+    cells = notebook.code_cells(notebook.parse(
+        b'{"nbformat": 4, "cells": [{"cell_type": "markdown", "source": "hi"},'
+        b'{"cell_type": "code", "source": ["x = 1\\n", "y = 2"]}]}'))
+    assert cells == [notebook.Cell(2, "x = 1\ny = 2")]
+
+
+def test_check_gives_feedback_from_public_tests(capsys):
+    check = Checker("06_momentum")
+    namespace = {"ema_weights": lambda gamma, steps: (1 - gamma) * gamma ** np.arange(steps - 1, -1, -1.0),
+                 "effective_window": lambda gamma: 1 / gamma, "my_oldest_weight": ...}
+    check("q1", namespace)
+    check("q2", namespace)
+    check("q3", namespace)
+    check("q5", namespace)
+    check("q9", namespace)
+    out = capsys.readouterr().out.splitlines()
+    assert "all 2 public tests passed" in out[0]
+    assert "public test 1 of 1 failed: values differ" in out[1]
+    assert any("heavy_ball_step is not defined yet" in line for line in out)
+    assert any("q5 (my_oldest_weight, 1 point): not answered yet" in line for line in out)
+    assert "No question 'q9'" in out[-1]
+
+
+def test_per_student_seeds_are_stable_and_distinct():
+    assert student_rng("s1", "x").normal() == student_rng(" s1 ", "x").normal()
+    assert student_rng("s1", "x").normal() != student_rng("s2", "x").normal()
+    assert hidden_rng("a", "s1", "q1").normal() == hidden_rng("a", "s1", "q1").normal()
+    assert hidden_rng("a", "s1", "q1").normal() != hidden_rng("a", "s1", "q2").normal()
+
+
+def test_exit_statuses_are_described():
+    assert describe_exit(-9, isolated=False) == "killed by signal 9 (SIGKILL)"
+    assert describe_exit(139, isolated=True) == "killed by signal 11 (SIGSEGV)"
+    assert describe_exit(3, isolated=True) == "exit status 3"
