@@ -1,0 +1,296 @@
+"""Experiments of chapter 10: normalization changes the error surface.
+
+Three pieces:
+
+* the error surface of a linear regression whose two features have different scales, as a
+  :class:`course_lib.surfaces.Surface` (its Hessian is the features' second-moment matrix,
+  so its condition number is set by the scales), before and after standardizing;
+* batch normalization written out in numpy (training: batch statistics; inference: running
+  averages), checked against PyTorch and MXNet by the tests;
+* the learning-rate sweep of a small network with and without batch normalization, in
+  PyTorch and in MXNet Gluon, trained with course_lib's SGD.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from course_lib import descent
+from course_lib.surfaces import Surface
+
+__all__ = [
+    "scaled_features", "standardize", "regression_surface", "condition_number",
+    "descent_speed", "draw_scales", "BatchNormState", "batch_norm_train", "batch_norm_eval",
+    "LR_GRID", "USABLE_LOSS", "lr_sweep_torch", "lr_sweep_mxnet", "usable_range",
+    "draw_lr_sweep",
+]
+
+
+# --------------------------------------------------------------- feature scales
+def scaled_features(scale: float, n: int = 200, w=(1.0, 1.0), noise: float = 0.1, seed: int = 0):
+    """Regression data with two independent features of standard deviations 1 and ``scale``,
+    both with mean ``1``, and ``y = X w + noise * N(0, 1)``. Returns ``(X, y)`` (float64)."""
+    if not scale > 0:
+        raise ValueError(f"scale must be > 0, got {scale!r}")
+    if n < 2:
+        raise ValueError(f"n must be >= 2, got {n}")
+    rng = np.random.default_rng(seed)
+    x = 1.0 + rng.standard_normal((n, 2)) * np.array([1.0, scale])
+    y = x @ np.asarray(w, dtype=float) + noise * rng.standard_normal(n)
+    return x, y
+
+
+def standardize(x: np.ndarray) -> np.ndarray:
+    """Each feature shifted by its mean and divided by its standard deviation:
+    ``(x - mean) / std``, what batch normalization does to a layer's inputs."""
+    x = np.asarray(x, dtype=float)
+    return (x - x.mean(axis=0)) / x.std(axis=0)
+
+
+def regression_surface(x, y, name: str = "regression") -> Surface:
+    """The loss ``L(w) = 1/(2n) |X w + b* - y|^2`` of a 2-feature linear model over ``w``.
+
+    The bias is set to its best value for every ``w`` (``b* = mean(y - X w)``), so the
+    surface depends on the *centered* features: ``L(w) = 1/2 (w - w*)^T A (w - w*) + L*``
+    with ``A = cov(X)`` (population covariance), the Hessian. Its condition number
+    ``lambda_max / lambda_min`` is set by the feature scales.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.ndim != 2 or x.shape[1] != 2 or y.shape != (x.shape[0],):
+        raise ValueError(f"x must have shape (n, 2) and y shape (n,), got {x.shape} and {y.shape}")
+    xc, yc = x - x.mean(axis=0), y - y.mean()
+    A = xc.T @ xc / len(x)
+    c = xc.T @ yc / len(x)
+    w_star = np.linalg.solve(A, c)
+    floor = 0.5 * float(np.mean((xc @ w_star - yc) ** 2))
+    (a, b), (_, d) = A
+
+    def f(u, v):
+        du, dv = u - w_star[0], v - w_star[1]
+        return 0.5 * (a * du * du + 2 * b * du * dv + d * dv * dv) + floor
+
+    def df(u, v):
+        du, dv = u - w_star[0], v - w_star[1]
+        return a * du + b * dv, b * du + d * dv
+
+    def d2f(u, v):
+        return a + 0 * u, b + 0 * u, d + 0 * u
+
+    bounds = ((w_star[0] - 3.0, w_star[0] + 3.0), (w_star[1] - 3.0, w_star[1] + 3.0))
+    return Surface(name, f, df, d2f, [w_star], bounds)
+
+
+def condition_number(surface: Surface) -> float:
+    """``lambda_max / lambda_min`` of the Hessian at the surface's minimum."""
+    eig = np.linalg.eigvalsh(surface.hessian(surface.minima[0]))
+    return float(eig[-1] / eig[0])
+
+
+def _curvatures(surface: Surface):
+    eig = np.linalg.eigvalsh(surface.hessian(surface.minima[0]))
+    return float(eig[-1]), float(eig[0])
+
+
+def descent_speed(surface: Surface, start, tol: float = 1e-3, max_steps: int | None = None):
+    """Gradient descent with the best fixed learning rate ``2 / (L + mu)`` from ``start``:
+    returns ``(lr, steps)``, the steps until the distance to the minimum falls (and stays)
+    below ``tol`` times the starting distance (-1 if not within ``max_steps``).
+
+    Theory: the error shrinks by ``(kappa - 1) / (kappa + 1)`` per step, so the steps grow
+    like ``kappa / 2 * log(1 / tol)`` with the condition number ``kappa``; ``max_steps``
+    defaults to twice that.
+    """
+    L, mu = _curvatures(surface)
+    if max_steps is None:
+        max_steps = int(2 * (L / mu / 2 * math.log(1 / tol))) + 20
+    lr = 2.0 / (L + mu)
+    start = np.asarray(start, dtype=float).reshape(1, 2)
+    radius = tol * float(np.linalg.norm(start[0] - surface.minima[0]))
+    result = descent.run("sgd", surface, start, max_steps, lr=lr)
+    return lr, int(result.steps_to(tol=radius)[0])
+
+
+def draw_scales(scale: float = 10.0, inputs: str = "raw", steps: int = 40, lr_factor: float = 0.9):
+    """Figure for the chapter's playground: the error surface of :func:`scaled_features`
+    (``inputs`` ``"raw"`` or ``"standardized"``) with gradient descent at
+    ``lr = lr_factor * 2 / L`` from the corner of the window, and its loss per step."""
+    import matplotlib.pyplot as plt
+
+    from course_lib.plotting import contour, trajectories
+
+    if inputs not in ("raw", "standardized"):
+        raise ValueError(f"inputs must be 'raw' or 'standardized', got {inputs!r}")
+    x, y = scaled_features(scale)
+    if inputs == "standardized":
+        x = standardize(x)
+    surface = regression_surface(x, y, f"{inputs} features")
+    L, mu = _curvatures(surface)
+    lr = lr_factor * 2.0 / L
+    (x0, _), (_, y1) = surface.bounds
+    start = np.array([[x0 + 0.3, y1 - 0.3]])
+    result = descent.run("sgd", surface, start, steps, lr=lr)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [1, 1.3]})
+    contour(left, surface, levels=20, n=120)
+    trajectories(left, result.trajectory)
+    left.set_aspect("equal")
+    which = " (standardized)" if inputs == "standardized" else ""
+    left.set_xlabel(f"weight $w_1$ of feature 1{which}")
+    left.set_ylabel(f"weight $w_2$ of feature 2{which}")
+    left.set_title(f"{inputs}: condition number {L / mu:.3g}")
+    gap = result.loss[:, 0] - surface.value(surface.minima[0])
+    right.semilogy(np.maximum(gap, 1e-12), marker=".")
+    right.set_xlabel("gradient-descent step")
+    right.set_ylabel("loss minus its minimum (log scale)")
+    right.set_ylim(1e-12, 1e3)
+    right.set_title(f"std of feature 2 = {scale:g}; lr = {lr_factor:g} x 2/L = {lr:.2g}")
+    right.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------- batch normalization
+class BatchNormState(NamedTuple):
+    """The running statistics a batch-normalization layer keeps for inference."""
+
+    running_mean: np.ndarray
+    running_var: np.ndarray
+
+    @classmethod
+    def fresh(cls, n_features: int) -> "BatchNormState":
+        """Mean 0, variance 1: the initial state in PyTorch and MXNet."""
+        return cls(np.zeros(n_features), np.ones(n_features))
+
+
+def batch_norm_train(x, gamma, beta, state: BatchNormState, momentum: float = 0.1,
+                     eps: float = 1e-5, unbiased_running_var: bool = True):
+    """Batch normalization in training mode; returns ``(output, new_state)``::
+
+        mu_B = mean_i x_i          var_B = mean_i (x_i - mu_B)^2
+        out  = gamma (x - mu_B) / sqrt(var_B + eps) + beta
+        running <- (1 - momentum) running + momentum * batch statistic
+
+    ``momentum`` is PyTorch's (the weight of the new batch; MXNet's ``momentum`` is the
+    weight of the old average, ``1 -`` this). PyTorch puts the unbiased variance
+    ``var_B * B / (B - 1)`` into the running average, MXNet the biased ``var_B``
+    (``unbiased_running_var=False``).
+    """
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"x must have shape (batch, features) with batch >= 2, got {x.shape}")
+    if not 0 <= momentum <= 1:
+        raise ValueError(f"momentum must lie in [0, 1], got {momentum!r}")
+    mean = x.mean(axis=0)
+    var = x.var(axis=0)
+    out = gamma * (x - mean) / np.sqrt(var + eps) + beta
+    batch = len(x)
+    var_for_running = var * batch / (batch - 1) if unbiased_running_var else var
+    new_state = BatchNormState((1 - momentum) * state.running_mean + momentum * mean,
+                               (1 - momentum) * state.running_var + momentum * var_for_running)
+    return out, new_state
+
+
+def batch_norm_eval(x, gamma, beta, state: BatchNormState, eps: float = 1e-5) -> np.ndarray:
+    """Batch normalization at inference: the running averages replace the batch statistics,
+    ``gamma (x - running_mean) / sqrt(running_var + eps) + beta``, so each example's output
+    no longer depends on the other examples of its batch."""
+    x = np.asarray(x, dtype=float)
+    return gamma * (x - state.running_mean) / np.sqrt(state.running_var + eps) + beta
+
+
+# --------------------------------------------------------------- learning-rate sweep
+#: Learning rates of the sweep, half a decade apart.
+LR_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+#: A run is usable when its training loss after the sweep's epochs is below this.
+USABLE_LOSS = 0.5
+#: The network of the sweep: 64 pixels, three hidden layers of 64 ReLU units, 10 classes.
+SIZES = (64, 64, 64, 64, 10)
+
+
+def _digits(n_train: int):
+    from course_lib import data
+
+    # n_train a multiple of the batch size: a last batch of a few examples would give batch
+    # normalization the statistics of those few, which ruins it at large learning rates
+    return data.digits(n_train=n_train)
+
+
+def _final_loss(history) -> float:
+    loss = history.train_loss[-1] if history.train_loss else math.inf
+    return loss if np.isfinite(loss) else math.inf
+
+
+def lr_sweep_torch(batch_norm: bool, lrs: Sequence[float] = LR_GRID, epochs: int = 3,
+                   batch_size: int = 64, n_train: int = 1280, sizes=SIZES, seed: int = 0):
+    """Training loss (evaluation mode, whole training set) after ``epochs`` epochs of plain
+    SGD (:class:`course_lib.torch.SGD`) at each learning rate; ``inf`` where it diverged."""
+    from course_lib import data, models
+    from course_lib.torch import SGD, device
+
+    split = _digits(n_train)
+    x, y = data.to_torch(split.x_train, split.y_train, device=device())
+    out = []
+    for lr in lrs:
+        model = models.torch_mlp(list(sizes), batch_norm=batch_norm, seed=seed).to(x.device)
+        history = models.train_torch(model, SGD(model.parameters(), lr=lr), x, y,
+                                     epochs=epochs, batch_size=batch_size, seed=seed)
+        out.append(_final_loss(history))
+    return np.array(out)
+
+
+def lr_sweep_mxnet(batch_norm: bool, lrs: Sequence[float] = LR_GRID, epochs: int = 3,
+                   batch_size: int = 64, n_train: int = 1280, sizes=SIZES, seed: int = 0):
+    """The Gluon twin of :func:`lr_sweep_torch` (:class:`course_lib.mxnet.SGD`,
+    ``SoftmaxCrossEntropyLoss``)."""
+    from course_lib import data, models
+    from course_lib.mxnet import SGD, context, mx
+
+    split = _digits(n_train)
+    x, y = data.to_mxnet(split.x_train, split.y_train, ctx=context())
+    out = []
+    for lr in lrs:
+        net = models.mxnet_mlp(list(sizes), batch_norm=batch_norm, seed=seed, ctx=context())
+        trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=lr))
+        history = models.train_mxnet(net, trainer, x, y, epochs=epochs, batch_size=batch_size,
+                                     seed=seed)
+        out.append(_final_loss(history))
+    return np.array(out)
+
+
+def usable_range(lrs: Sequence[float], final_losses, threshold: float = USABLE_LOSS):
+    """``(smallest, largest, count)`` of the learning rates whose final loss is below
+    ``threshold``; ``(nan, nan, 0)`` when none is."""
+    lrs = np.asarray(lrs, dtype=float)
+    ok = np.asarray(final_losses, dtype=float) < threshold
+    if not ok.any():
+        return math.nan, math.nan, 0
+    return float(lrs[ok].min()), float(lrs[ok].max()), int(ok.sum())
+
+
+def draw_lr_sweep(lrs, sweeps: dict, threshold: float = USABLE_LOSS):
+    """Figure: final training loss against learning rate, one line per ``{label: losses}``
+    (diverged runs drawn at the top edge), with the usability threshold."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    top = 10.0
+    for (label, losses), style in zip(sweeps.items(), ("o-", "s--", "o-", "s--")):
+        losses = np.asarray(losses, dtype=float)
+        shown = np.where(np.isfinite(losses), np.minimum(losses, top), top)
+        line, = ax.loglog(lrs, shown, style, label=label)
+        diverged = ~np.isfinite(losses)
+        if diverged.any():
+            ax.scatter(np.asarray(lrs)[diverged], shown[diverged], marker="x", s=80,
+                       color=line.get_color(), zorder=5)
+    ax.axhline(threshold, color="k", linewidth=0.8)
+    ax.axhspan(1e-3, threshold, color="g", alpha=0.08, label=f"usable: loss < {threshold:g}")
+    ax.set_ylim(1e-2, top * 1.5)
+    ax.set_xlabel("learning rate of SGD (log scale)")
+    ax.set_ylabel("training loss after the sweep's epochs (log scale)")
+    ax.set_title("usable learning rates with and without batch normalization (x: diverged)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

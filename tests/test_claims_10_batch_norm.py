@@ -1,0 +1,190 @@
+"""Every number chapter 10 (lectures/10_batch_norm.md) states, recomputed with course_lib
+and checked against exact linear algebra, PyTorch and MXNet."""
+import numpy as np
+import pytest
+import torch
+
+from course_lib import descent
+from course_lib.experiments import batch_norm as bn
+
+SCALES = (1, 3, 10, 30)
+
+
+def _surfaces(scale):
+    x, y = bn.scaled_features(scale)
+    return bn.regression_surface(x, y), bn.regression_surface(bn.standardize(x), y), (x, y)
+
+
+# ------------------------------------------------------------------ feature scales
+def test_regression_surface_is_the_least_squares_problem():
+    raw, _, (x, y) = _surfaces(10)
+    design = np.hstack([x, np.ones((len(x), 1))])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    assert np.allclose(raw.minima[0], coef[:2])
+    assert np.allclose(raw.hessian(raw.minima[0]), np.cov(x.T, bias=True))
+    w = np.array([0.3, -0.7])
+    b = np.mean(y - x @ w)  # the best bias for this w
+    assert np.isclose(raw.value(w), 0.5 * np.mean((x @ w + b - y) ** 2))
+
+
+def test_condition_numbers_before_and_after_standardizing():
+    kappa_raw, kappa_std = [], []
+    for scale in SCALES:
+        raw, std, _ = _surfaces(scale)
+        kappa_raw.append(bn.condition_number(raw))
+        kappa_std.append(bn.condition_number(std))
+    # "about 1, 10, 100, 950": growing like s^2
+    assert 1.0 <= kappa_raw[0] < 1.3
+    assert 8 < kappa_raw[1] < 11 and 95 < kappa_raw[2] < 115 and 900 < kappa_raw[3] < 1000
+    assert np.allclose(kappa_std, kappa_std[0]) and 1.0 < kappa_std[0] < 1.2  # "about 1.1"
+    exact = np.linalg.cond(np.corrcoef(bn.scaled_features(10)[0].T))
+    assert np.isclose(kappa_std[0], exact)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_largest_stable_learning_rate_is_two_over_L(scale):
+    for surface in _surfaces(scale)[:2]:
+        L = np.linalg.eigvalsh(surface.hessian(surface.minima[0]))[-1]
+        (x0, _), (_, y1) = surface.bounds
+        start = np.array([[x0 + 0.3, y1 - 0.3]])
+        below = descent.run("sgd", surface, start, 3000, lr=0.98 * 2 / L)
+        above = descent.run("sgd", surface, start, 3000, lr=1.02 * 2 / L, bound=1e8)
+        assert below.loss[-1, 0] < below.loss[0, 0] and not below.diverged[0]
+        assert above.diverged[0] or above.loss[-1, 0] > above.loss[0, 0]
+    raw, std, _ = _surfaces(scale)
+    lr_raw = 2 / np.linalg.eigvalsh(raw.hessian(raw.minima[0]))[-1]
+    assert 0.8 * 2 / scale ** 2 < lr_raw < 2.2 / scale ** 2 or scale == 1  # "falls like 2/s^2"
+    lr_std = 2 / np.linalg.eigvalsh(std.hessian(std.minima[0]))[-1]
+    assert 1.8 < lr_std < 2.0  # "a learning rate near 2 is stable"
+
+
+def test_steps_grow_with_the_condition_number():
+    steps_raw, steps_std = [], []
+    for scale in SCALES:
+        raw, std, _ = _surfaces(scale)
+        for surface, out in ((raw, steps_raw), (std, steps_std)):
+            (x0, _), (_, y1) = surface.bounds
+            out.append(bn.descent_speed(surface, [x0 + 0.3, y1 - 0.3])[1])
+    assert steps_std == [3, 3, 3, 3]
+    assert 3000 < steps_raw[-1] < 3600  # "about 3,300 steps at s = 30"
+    assert all(a < b for a, b in zip(steps_raw, steps_raw[1:]))
+    # like kappa: within a factor 2 of kappa / 2 * log(1000) for the ill-conditioned ones
+    for scale, steps in zip(SCALES[2:], steps_raw[2:]):
+        kappa = bn.condition_number(_surfaces(scale)[0])
+        assert 0.5 < steps / (kappa / 2 * np.log(1000)) < 2
+
+
+# ------------------------------------------------------------------ BN itself
+def _five_batches():
+    rng = np.random.default_rng(0)
+    return rng, [rng.normal(loc=3.0, scale=2.0, size=(16, 4)) for _ in range(5)]
+
+
+def test_numpy_batch_norm_matches_pytorch():
+    rng, batches = _five_batches()
+    gamma, beta = rng.uniform(0.5, 2, 4), rng.normal(size=4)
+    state = bn.BatchNormState.fresh(4)
+    layer = torch.nn.BatchNorm1d(4, momentum=0.1).double().train()
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(gamma))
+        layer.bias.copy_(torch.tensor(beta))
+        for xb in batches:
+            out, state = bn.batch_norm_train(xb, gamma, beta, state, momentum=0.1)
+            assert np.allclose(layer(torch.tensor(xb)).numpy(), out, atol=1e-12)
+        assert np.allclose(layer.running_mean.numpy(), state.running_mean, atol=1e-12)
+        assert np.allclose(layer.running_var.numpy(), state.running_var, atol=1e-12)
+        x_new = rng.normal(3, 2, size=(3, 4))
+        layer.eval()
+        assert np.allclose(layer(torch.tensor(x_new)).numpy(),
+                           bn.batch_norm_eval(x_new, gamma, beta, state), atol=1e-12)
+    # "only 1 - 0.9^5 = 41% of the way" from 0 to the data mean 3
+    assert np.isclose(1 - 0.9 ** 5, 0.41, atol=0.005)
+    assert np.all((state.running_mean > 0.9) & (state.running_mean < 1.5))
+    assert abs(state.running_mean.mean() - 1.2) < 0.1
+
+
+@pytest.mark.mxnet
+def test_numpy_batch_norm_matches_mxnet_and_its_conventions():
+    mx = pytest.importorskip("mxnet")
+    rng, batches = _five_batches()
+    gamma, beta = np.ones(4), np.zeros(4)
+    state = bn.BatchNormState.fresh(4)
+    layer = mx.gluon.nn.BatchNorm(momentum=0.9, in_channels=4)
+    layer.initialize()
+    layer.cast("float64")
+    # a forward pass under record() alone does not move MXNet 1.9's running averages
+    with mx.autograd.record():
+        layer(mx.nd.array(batches[0], dtype="float64"))
+    assert np.allclose(layer.running_mean.data().asnumpy(), 0.0)
+    for xb in batches:
+        out, state = bn.batch_norm_train(xb, gamma, beta, state, momentum=0.1,
+                                         unbiased_running_var=False)
+        with mx.autograd.record():
+            y = layer(mx.nd.array(xb, dtype="float64"))
+        y.backward()
+        assert np.allclose(y.asnumpy(), out, atol=1e-12)
+    assert np.allclose(layer.running_mean.data().asnumpy(), state.running_mean, atol=1e-6)
+    assert np.allclose(layer.running_var.data().asnumpy(), state.running_var, atol=1e-6)
+    x_new = rng.normal(3, 2, size=(3, 4))
+    assert np.allclose(layer(mx.nd.array(x_new, dtype="float64")).asnumpy(),
+                       bn.batch_norm_eval(x_new, gamma, beta, state), atol=1e-6)
+
+
+def test_training_mode_depends_on_the_batch_and_inference_does_not():
+    rng, batches = _five_batches()
+    layer = torch.nn.BatchNorm1d(4).double().train()
+    for xb in batches:
+        layer(torch.tensor(xb))
+    example = torch.tensor(rng.normal(3, 2, size=(1, 4)))
+    with torch.no_grad():
+        a = layer(torch.cat([example, torch.tensor(batches[0][:7])]))[0]
+        b = layer(torch.cat([example, torch.tensor(batches[1][:7]) + 2.0]))[0]
+        assert (a - b).abs().max() > 0.5
+        with pytest.raises(ValueError, match="more than 1 value per channel"):
+            layer(example)
+        layer.eval()
+        alone = layer(example)[0]
+        together = layer(torch.cat([example, torch.tensor(batches[1][:7])]))[0]
+        assert torch.allclose(alone, together)
+
+
+def test_batch_norm_rejects_bad_input():
+    with pytest.raises(ValueError, match="batch >= 2"):
+        bn.batch_norm_train(np.ones((1, 3)), 1.0, 0.0, bn.BatchNormState.fresh(3))
+    with pytest.raises(ValueError, match="momentum"):
+        bn.batch_norm_train(np.ones((4, 3)), 1.0, 0.0, bn.BatchNormState.fresh(3), momentum=2)
+    with pytest.raises(ValueError, match="scale"):
+        bn.scaled_features(0.0)
+    with pytest.raises(ValueError, match="inputs"):
+        bn.draw_scales(inputs="whitened")
+
+
+# ------------------------------------------------------------------ learning-rate range
+def test_usable_range_helper():
+    assert bn.usable_range([0.1, 1, 10], [0.2, 0.4, np.inf]) == (0.1, 1.0, 2)
+    lo, hi, n = bn.usable_range([0.1, 1], [np.nan, 3.0])
+    assert np.isnan(lo) and np.isnan(hi) and n == 0
+
+
+def test_bn_widens_the_usable_learning_rates_in_pytorch():
+    plain = bn.usable_range(bn.LR_GRID, bn.lr_sweep_torch(False))
+    with_bn = bn.usable_range(bn.LR_GRID, bn.lr_sweep_torch(True))
+    assert plain == (0.3, 0.3, 1)  # "only one learning rate of the grid is usable (0.3)"
+    assert with_bn == (0.1, 3.0, 4)  # "four are usable, from 0.1 to 3"
+    assert with_bn[2] > plain[2] and with_bn[0] <= plain[0] and with_bn[1] >= plain[1]
+
+
+@pytest.mark.mxnet
+def test_bn_widens_the_usable_learning_rates_in_mxnet():
+    pytest.importorskip("mxnet")
+    plain = bn.usable_range(bn.LR_GRID, bn.lr_sweep_mxnet(False))
+    with_bn = bn.usable_range(bn.LR_GRID, bn.lr_sweep_mxnet(True))
+    assert plain == (0.1, 1.0, 3)  # "from 0.1 to 1"
+    assert with_bn == (0.1, 3.0, 4)  # "BN extends the range to 3"
+    assert with_bn[2] > plain[2]
+
+
+def test_a_tiny_last_batch_wrecks_batch_norm_at_large_learning_rates():
+    full_batches, = bn.lr_sweep_torch(True, lrs=(1.0,), n_train=1280)
+    last_batch_of_3, = bn.lr_sweep_torch(True, lrs=(1.0,), n_train=1347)
+    assert full_batches < 0.1 and last_batch_of_3 > 1.0
