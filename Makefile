@@ -28,8 +28,10 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --toc book/_toc.yml --config _config.yml --warningiserror --keep-going
 
+# One math thread per test worker (and per notebook kernel it starts): with JOBS workers on
+# JOBS cores, torch's and OpenBLAS's own thread pools only fight each other.
 test: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) --dist loadgroup
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(JOBS) --dist loadgroup
 
 benchmarks: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/optimizers.py

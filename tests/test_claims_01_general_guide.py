@@ -1,0 +1,133 @@
+"""The numbers chapter 1 states, recomputed with course_lib and asserted with margins."""
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from course_lib import diagnose
+from course_lib.experiments import general_guide as guide
+
+torch.set_num_threads(1)       # tiny networks: a second thread only adds synchronization
+DEPTHS = [1, 2, 3, 5]
+CHANCE = np.log(10)
+
+
+@pytest.fixture(scope="module")
+def torch_sweep():
+    return guide.depth_sweep(DEPTHS, seeds=(0, 1), framework="torch")
+
+
+def _assert_deeper_trains_worse(sweep):
+    train, val = sweep["train"], sweep["val"]
+    assert np.all(train[0] < 0.3)                          # one hidden layer fits the digits
+    assert np.all(np.abs(train[-1] - CHANCE) < 0.05)       # five stay at chance level
+    assert np.all(train[-1] > 5 * train[0])
+    assert np.all(np.diff(train, axis=0) > -0.02)          # each added layer: no better
+    # not overfitting: the deep nets' validation loss equals their training loss
+    assert np.all(np.abs(val[-1] - train[-1]) < 0.05)
+
+
+def test_deeper_plain_mlp_reaches_higher_training_loss_torch(torch_sweep):
+    """Headline claim: deeper plain MLPs train worse on the training set itself."""
+    _assert_deeper_trains_worse(torch_sweep)
+
+
+@pytest.mark.mxnet
+def test_deeper_plain_mlp_reaches_higher_training_loss_mxnet():
+    pytest.importorskip("mxnet")
+    _assert_deeper_trains_worse(guide.depth_sweep(DEPTHS, seeds=(0,), framework="mxnet"))
+
+
+def test_doctor_calls_the_deep_net_an_optimization_failure():
+    deep, shallow = guide.train_plain_mlp(5, seed=0), guide.train_plain_mlp(1, seed=0)
+    d = diagnose(deep.train_loss, deep.val_loss, grad_norm=deep.grad_norm,
+                 baseline_train_loss=shallow.train_loss)
+    assert d.verdict == "optimization"
+
+
+def test_batch_norm_makes_the_same_depth_trainable(torch_sweep):
+    normalized = guide.train_plain_mlp(5, seed=0, batch_norm=True)
+    assert normalized.train_loss[-1] < 0.3
+    assert normalized.train_loss[-1] < 0.2 * torch_sweep["train"][-1, 0]
+
+
+def test_capacity_curve_overfits():
+    degrees = list(range(15))
+    capacity = guide.capacity_curve(degrees, n_train=15, noise=0.3)
+    best = int(np.argmin(capacity["val"]))
+    assert 2 <= best <= 6
+    assert np.all(np.diff(capacity["train"]) <= 1e-9)     # nested models: training error falls
+    assert capacity["train"][14] < 1e-8                     # 15 points, degree 14: interpolates
+    assert capacity["val"][14] > 1e6 * capacity["val"][best]
+    assert capacity["val"][best] > 0.3 ** 2                 # never below the noise
+
+
+def test_bias_variance_decomposition_matches_measured_error():
+    tradeoff = guide.bias_variance(list(range(11)), n_train=30, noise=0.3, n_sets=100)
+    total = tradeoff["bias2"] + tradeoff["variance"] + tradeoff["noise2"]
+    assert np.max(np.abs(total / tradeoff["test"] - 1)) < 0.05
+    assert tradeoff["bias2"][3] < 0.1 * tradeoff["bias2"][0]           # bias falls tenfold
+    odd = tradeoff["bias2"][[3, 5, 7, 9]]
+    assert np.all(odd[1:] < 1.1 * odd[:-1])                            # odd degrees: no worse
+    assert tradeoff["variance"][10] > 1000 * tradeoff["variance"][1]   # variance rises
+    best = int(np.argmin(tradeoff["test"]))
+    assert 3 <= best <= 5
+
+
+def test_mismatch_more_data_helps_validation_not_shifted_test():
+    mm = guide.mismatch_experiment(train_sizes=(100, 300, 1000))
+    assert mm["val_error"][-1] < 0.5 * mm["val_error"][0]
+    assert mm["test_error"][-1] > 0.4                       # shifted test stays bad
+    assert mm["test_error"][0] - mm["test_error"][-1] < 0.15
+    assert np.all(mm["test_error"] > 5 * mm["val_error"][-1])
+    run = mm["histories"][-1]
+    d = diagnose(1 - np.array(run.train_accuracy), 1 - np.array(run.val_accuracy),
+                 test_loss=mm["test_error"][-1], target_loss=0.10)
+    assert d.verdict == "mismatch"
+
+
+def _expected_best_accuracy(n_submissions, n_public):
+    """Exact E[max of n_submissions Binomial(n_public, 1/2)] / n_public."""
+    k = np.arange(n_public + 1)
+    cdf = stats.binom.cdf(k, n_public, 0.5)
+    below = np.concatenate([[0.0], cdf[:-1]]) ** n_submissions   # P(max < k) = F(k-1)^N
+    return float(np.sum(1 - below) - 1) / n_public               # E[max] = sum_{k>=1} P(max >= k)
+
+
+@pytest.mark.parametrize("n_submissions", [1, 10, 100, 1000, 10000])
+def test_leaderboard_winner_matches_order_statistics_and_is_50_percent_in_private(n_submissions):
+    trials = 100
+    board = guide.leaderboard(n_submissions, n_public=200, n_private=200, trials=trials, seed=1)
+    expected = _expected_best_accuracy(n_submissions, 200)
+    # the max of binomials has a spread below a single binomial's: sqrt(0.25 / 200)
+    assert abs(board["best_public"].mean() - expected) < 4 * np.sqrt(0.25 / 200) / np.sqrt(trials)
+    assert abs(board["its_private"].mean() - 0.5) < 4 * np.sqrt(0.25 / 200) / np.sqrt(trials)
+    if n_submissions >= 1000:
+        assert board["best_public"].mean() > 0.6
+
+
+def test_kfold_indices_partition_the_data():
+    folds = guide.kfold_indices(23, 5, np.random.default_rng(0))
+    vals = np.concatenate([val for _, val in folds])
+    assert sorted(vals.tolist()) == list(range(23))
+    for train, val in folds:
+        assert not set(train) & set(val) and len(train) + len(val) == 23
+    with pytest.raises(ValueError, match="k"):
+        guide.kfold_indices(10, 11)
+
+
+def test_cross_validation_chooses_well_and_training_error_does_not():
+    x30, y30 = guide.sample_regression(30, noise=0.3, rng=np.random.default_rng(4))
+    scores = guide.model_selection(x30, y30, list(range(13)), k=5, seed=4)
+    by_train, by_cv = int(np.argmin(scores["train"])), int(np.argmin(scores["cv"]))
+    best_true = scores["true"].min()
+    assert by_train == 12
+    assert scores["true"][by_train] > 10 * best_true
+    assert scores["true"][by_cv] < 1.3 * best_true
+
+
+def test_kfold_estimate_spreads_less_than_one_split():
+    x30, y30 = guide.sample_regression(30, noise=0.3, rng=np.random.default_rng(4))
+    spread = guide.split_estimates(x30, y30, degree=3, k=5, repeats=200)
+    assert spread["single"].std() > 2 * spread["kfold"].std()
+    assert spread["kfold"].mean() == pytest.approx(spread["single"].mean(), rel=0.2)

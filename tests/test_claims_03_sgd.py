@@ -1,0 +1,173 @@
+"""The numbers chapter 3 states, recomputed with course_lib and asserted with margins."""
+import numpy as np
+import pytest
+
+from course_lib import data
+from course_lib.config import pick
+from course_lib.experiments import sgd
+from course_lib.experiments.gradient_descent import regression_curvature
+
+EPOCHS = pick(fast=3, full=5)
+SETTINGS = [(1, 0.2), (10, 0.2), (1000, 0.2), (1000, 1.0)]
+
+
+@pytest.fixture(scope="module")
+def problem():
+    x, y = data.synthetic_regression(n=1000, w=(2, -3.4), b=4.2, noise=0.01, seed=0)
+    w0, b0 = sgd.initial_parameters()
+    return x, y, w0, b0
+
+
+@pytest.fixture(scope="module")
+def floor(problem):
+    x, y, _, _ = problem
+    return sgd.regression_loss(x, y, [2, -3.4], 4.2)
+
+
+def _runs(problem, train):
+    x, y, _, _ = problem
+    return {setting: train(x, y, batch_size=setting[0], lr=setting[1], epochs=EPOCHS)
+            for setting in SETTINGS}
+
+
+@pytest.fixture(scope="module")
+def torch_runs(problem):
+    return _runs(problem, sgd.train_torch)
+
+
+@pytest.fixture(scope="module")
+def mxnet_runs(problem):
+    pytest.importorskip("mxnet")       # GPU machines have no MXNet; the CPU environment does
+    return _runs(problem, sgd.train_mxnet)
+
+
+# PyTorch always; MXNet where it is installed (marked, so `-m "not mxnet"` deselects it)
+FRAMEWORKS = ["torch", pytest.param("mxnet", marks=pytest.mark.mxnet)]
+
+
+def test_data_is_the_standard_problem(problem, floor):
+    x, y, _, _ = problem
+    assert x.shape == (1000, 2) and y.shape == (1000,)
+    coef, *_ = np.linalg.lstsq(np.hstack([x, np.ones((1000, 1))]), y, rcond=None)
+    np.testing.assert_allclose(coef, [2, -3.4, 4.2], atol=2e-3)
+    assert floor == pytest.approx(0.01 ** 2 / 2, rel=0.15)       # half the noise variance
+
+
+def test_per_example_gradients_match_torch_autograd(problem):
+    torch = pytest.importorskip("torch")
+    x, y, w0, b0 = problem
+    rows = sgd.per_example_gradients(x, y, w0, b0)
+    w = torch.tensor(w0, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(float(b0), dtype=torch.float64, requires_grad=True)
+    for i in (0, 17, 999):
+        xi, yi = torch.as_tensor(x[i], dtype=torch.float64), float(y[i])
+        loss = (xi @ w + b - yi) ** 2 / 2
+        gw, gb = torch.autograd.grad(loss, (w, b))
+        np.testing.assert_allclose(rows[i], np.append(gw.numpy(), gb.item()), rtol=1e-6)
+    np.testing.assert_allclose(rows.mean(axis=0), sgd.full_gradient(x, y, w0, b0), rtol=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_stochastic_gradient_is_unbiased(problem, seed):
+    """Headline claim: the mean of 100,000 sampled gradients is within a few standard errors
+    of the full gradient, and its error decays like m^-1/2 (no bias floor)."""
+    x, y, w0, b0 = problem
+    check = sgd.sampled_gradient_error(x, y, w0, b0, n_samples=100_000, seed=seed)
+    assert np.all(np.abs(check["z"]) < 4.0), check["z"]
+    slope = np.polyfit(np.log(check["counts"]), np.log(check["error"]), 1)[0]
+    assert -0.65 < slope < -0.35
+    assert check["error"][-1] < 0.02 * np.linalg.norm(check["full"])
+
+
+def test_a_biased_sampler_would_fail_the_same_check(problem):
+    """The unbiasedness check can fail: sampling only examples with x_1 > 0 is biased."""
+    x, y, w0, b0 = problem
+    keep = x[:, 0] > 0
+    biased = sgd.sampled_gradient_error(x[keep], y[keep], w0, b0, n_samples=100_000)
+    full = sgd.full_gradient(x, y, w0, b0)
+    std = sgd.per_example_gradients(x[keep], y[keep], w0, b0).std(axis=0) / np.sqrt(100_000)
+    assert np.max(np.abs(biased["mean"] - full) / std) > 20
+
+
+def test_minibatch_variance_follows_the_formula(problem):
+    x, y, w0, b0 = problem
+    var = sgd.minibatch_gradient_variance(x, y, w0, b0, [1, 10, 100, 500, 1000], n_draws=2000)
+    ratio = var["measured"][:-1] / var["exact"][:-1]
+    assert np.all((ratio > 0.85) & (ratio < 1.15)), ratio
+    assert np.all(np.diff(var["measured"][:-1]) < 0)                # falls with B
+    assert var["exact"][-1] == 0 and var["measured"][-1] < 1e-20    # B = n: no noise
+    assert np.all(var["bias"] < 4.0)                                 # unbiased at every B
+
+
+def test_batch_n_for_one_epoch_is_one_gradient_descent_step(problem):
+    x, y, w0, b0 = problem
+    run = sgd.train_numpy(x, y, batch_size=1000, lr=0.2, epochs=1)
+    by_hand = np.append(w0, b0) - 0.2 * sgd.full_gradient(x, y, w0, b0)
+    np.testing.assert_allclose(np.append(run.w, run.b), by_hand, atol=1e-5)
+
+
+def test_learning_rate_decays_by_ten_after_epoch_two(torch_runs):
+    run = torch_runs[(10, 0.2)]
+    np.testing.assert_allclose(run.lrs, [0.2 * 0.1 ** max(0, e - 1) for e in range(EPOCHS)])
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_small_batches_reach_the_noise_floor_and_the_true_parameters(request, floor, framework):
+    runs = request.getfixturevalue(f"{framework}_runs")
+    for batch in (1, 10):
+        run = runs[(batch, 0.2)]
+        assert run.final_loss < 1.2 * floor
+        np.testing.assert_allclose(run.w, [2, -3.4], atol=5e-3)
+        assert run.b == pytest.approx(4.2, abs=5e-3)
+        # within the first epoch already
+        assert run.loss[np.searchsorted(run.epochs_seen, 1.0)] < 2 * floor
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_full_batch_is_far_at_lr_02_and_done_at_lr_1(request, floor, framework):
+    runs = request.getfixturevalue(f"{framework}_runs")
+    assert runs[(1000, 0.2)].final_loss > 1.0
+    assert runs[(1000, 1.0)].final_loss < 1.2 * floor
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_frameworks_and_numpy_compute_the_same_runs(request, problem, framework):
+    x, y, _, _ = problem
+    runs = request.getfixturevalue(f"{framework}_runs")
+    for setting in SETTINGS:
+        reference = sgd.train_numpy(x, y, batch_size=setting[0], lr=setting[1], epochs=EPOCHS)
+        assert runs[setting].final_loss == pytest.approx(reference.final_loss, rel=1e-3)
+        np.testing.assert_allclose(runs[setting].w, reference.w, atol=1e-4)
+
+
+def test_curvature_of_the_mean_loss(problem):
+    x, *_ = problem
+    L = regression_curvature(x, half=True)
+    assert 1.0 < L < 1.12                         # 1/L = 0.95: lr 1.0 is about the optimum
+    curv = sgd.example_curvatures(x)
+    assert curv.mean() == pytest.approx(3.0, abs=0.15)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_too_large_lr_gives_nan_too_small_crawls(problem, floor, framework):
+    x, y, _, _ = problem
+    if framework == "mxnet":
+        pytest.importorskip("mxnet")
+    train = sgd.train_torch if framework == "torch" else sgd.train_mxnet
+    big = train(x, y, batch_size=10, lr=3.0, epochs=EPOCHS)
+    assert big.diverged and big.epochs_seen[-1] < 1.0
+    small = train(x, y, batch_size=10, lr=0.002, epochs=EPOCHS)
+    assert not small.diverged
+    assert small.loss[np.searchsorted(small.epochs_seen, 2.0)] > 1e4 * floor
+    assert small.final_loss < small.loss[0]       # stable: it does go down, slowly
+
+
+def test_batch_one_diverges_where_larger_batches_converge(problem, floor):
+    x, y, _, _ = problem
+    grid = sgd.stability_grid(x, y, lrs=[0.5, 0.8, 1.5], batch_sizes=[1, 10, 100], epochs=EPOCHS)
+    diverged = np.isfinite(grid["diverged_at"])
+    assert not diverged[0].any()                      # lr 0.5: all converge
+    assert diverged[1, 0] and diverged[2, 0]          # batch 1 blows up from lr 0.8
+    assert not diverged[1:, 1:].any()                 # batches 10 and 100 survive lr 1.5
+    assert np.all(grid["final"][:, 1:] < 1.5 * floor)
+    assert 0.8 < 1 / regression_curvature(x, half=True)   # below GD's optimal rate 1/L
