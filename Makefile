@@ -34,6 +34,7 @@ test: $(STAMP)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(JOBS) --dist loadgroup
 
 benchmarks: $(STAMP)
+	$(PY) -m pip install --quiet --no-deps -r benchmarks/requirements.txt
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/optimizers.py
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/hessian.py
 

@@ -1,0 +1,350 @@
+"""course_lib.hessian against PyHessian (PyPI ``pyhessian==0.1``, a benchmark-only dependency).
+
+    pip install --no-deps -r benchmarks/requirements.txt     # PyHessian, without touching torch
+    OPENBLAS_NUM_THREADS=1 python benchmarks/hessian.py       # the bars of issue 4 (minutes)
+    python benchmarks/hessian.py --quick                      # tiny sizes: a smoke run (seconds)
+
+Prints, for one run on this machine, time ratios PyHessian / course_lib and the accuracy of
+both against a float64 reference computed by scipy's ARPACK (``eigsh``, tol 1e-12, on a
+float64 copy of the model: an algorithm independent of both):
+
+1. top-5 eigenvalues of an MLP 64-128-128-10 (26k parameters) briefly trained on digits:
+   >= 4x faster than ``hessian.eigenvalues(top_n=5)`` at its default tol, relative error
+   <= 1e-3;
+2. top-1 eigenvalue of a ~150k-parameter CNN on digits: faster at equal or better accuracy;
+3. trace of a ~3k-parameter MLP trained to a low loss: at PyHessian's budget (its maxIter,
+   100 HVPs), >= 2x lower mean error over 20 seeds (Hutch++) than its Hutchinson, against the
+   exact trace of the full Hessian (PyHessian's early stop at its default tol is also shown);
+4. SLQ density with 100 Lanczos steps on a ~3k-parameter MLP: >= 3x faster, same top Ritz
+   value to 1e-4; on the whole training set and on one batch of 200 examples.
+
+Without PyHessian (or with ``--no-pyhessian``) only its columns are skipped: course_lib's
+timings and errors are still printed, and the trace bar compares Hutch++ with course_lib's
+own Hutchinson at the same 100 HVPs (it draws the same Rademacher vectors as PyHessian). ``--quick`` shrinks every model and seed
+count so that ``tests/test_benchmarks_hessian_smoke.py`` can run the whole script in seconds;
+its numbers are not the bars.
+
+Run it with ``OPENBLAS_NUM_THREADS=1`` (as ``make benchmarks`` does): on a 2-core machine
+numpy's BLAS threads otherwise compete with torch's. Timings are medians over a few seeds, the
+two libraries interleaved, so a noisy shared machine affects both alike. PyHessian 0.1 calls
+``torch.eig``, removed in torch 2.0; its ``density`` is given a drop-in replacement built on
+``torch.linalg.eigh`` (its tridiagonal matrix is symmetric), which costs microseconds.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse.linalg
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib import hessian
+from course_lib.data import digits
+from course_lib.torch import device as default_device
+
+DEVICE = default_device()
+# PyHessian calls loss.backward(create_graph=True); release() clears the cycle it warns about.
+warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
+HVPS = {"pyhessian": 0}
+PYHESSIAN = None          # the pyhessian.hessian module once loaded
+
+
+def load_pyhessian() -> bool:
+    """Import PyHessian, count its HVPs and give it torch.eig back; False if not installed."""
+    global PYHESSIAN
+    try:
+        import pyhessian  # noqa: F401  (registers the pyhessian.hessian module)
+    except ImportError:
+        return False
+    module = sys.modules["pyhessian.hessian"]
+    original = module.hessian_vector_product
+
+    def counted(*args, **kwargs):
+        HVPS["pyhessian"] += 1
+        return original(*args, **kwargs)
+
+    module.hessian_vector_product = counted
+    def eig(matrix, eigenvectors=False):  # torch >= 2 keeps a torch.eig that only raises
+        values, vectors = torch.linalg.eigh(matrix)
+        return torch.stack([values, torch.zeros_like(values)], dim=1), vectors
+
+    torch.eig = eig
+    PYHESSIAN = module
+    return True
+
+
+# ------------------------------------------------------------------ models
+def mlp(sizes, seed=0):
+    torch.manual_seed(seed)
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def cnn(c1=32, c2=64, hidden=128, seed=0):
+    """Two 3x3 convolutions, a 2x2 max-pool and two linear layers: 151,306 parameters by default."""
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Unflatten(1, (1, 8, 8)),
+                         nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(c2 * 4 * 4, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+
+
+def train_briefly(model, x, y, epochs, seed=0):
+    torch.manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(epochs):
+        order = torch.randperm(len(x), device=x.device)
+        for start in range(0, len(x), 64):
+            idx = order[start:start + 64]
+            optimizer.zero_grad()
+            F.cross_entropy(model(x[idx]), y[idx]).backward()
+            optimizer.step()
+    model.zero_grad(set_to_none=True)
+    return model.eval()
+
+
+def n_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+# ------------------------------------------------------------------ helpers
+def float64_reference(model, data, k):
+    """The k top eigenvalues (descending) of a float64 copy of the model, by ARPACK to 1e-12."""
+    model64 = copy.deepcopy(model).double()
+    x, y = data
+    op = hessian.HessianOperator(model64, F.cross_entropy, (x.double(), y))
+    values = scipy.sparse.linalg.eigsh(op, k=k, which="LA", tol=1e-12, return_eigenvectors=False)
+    return np.sort(values)[::-1]
+
+
+def timed(fn):
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    out = fn()
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start, out
+
+
+def pyhessian_for(model, data):
+    model.zero_grad(set_to_none=True)
+    return PYHESSIAN.hessian(model, nn.CrossEntropyLoss(), data=data, cuda=DEVICE.type == "cuda")
+
+
+def release(model):
+    # PyHessian leaves a double-backward graph in .grad (backward(create_graph=True)).
+    model.zero_grad(set_to_none=True)
+
+
+def verdict(ok):
+    return "PASS" if ok else "FAIL"
+
+
+# ------------------------------------------------------------------ the four bars
+def compare_top(name, model, data, k, seeds, bar, error_bar=None, gradient_row=False):
+    """Median time ratio and worst relative error; ``error_bar=None``: PyHessian's accuracy or better.
+
+    ``gradient_row`` adds, for information, course_lib with ``start="gradient"``; the bar is
+    judged on the default (random) start.
+    """
+    ref = float64_reference(model, data, k)
+    rows = {"course_lib": []}
+    if gradient_row:
+        rows["+gradient"] = []
+    if PYHESSIAN is not None:
+        rows["pyhessian"] = []
+    for seed in seeds:
+        if PYHESSIAN is not None:
+            torch.manual_seed(seed)
+            HVPS["pyhessian"] = 0
+            t, values = timed(lambda: pyhessian_for(model, data).eigenvalues(top_n=k)[0])
+            release(model)
+            rows["pyhessian"].append((t, HVPS["pyhessian"], np.max(np.abs(np.sort(values)[::-1] / ref - 1))))
+        box = {}
+
+        def run_ours():
+            box["op"] = hessian.HessianOperator(model, F.cross_entropy, data)
+            return hessian.top_eigenvalues(box["op"], k=k, seed=seed).values
+
+        t, values = timed(run_ours)
+        rows["course_lib"].append((t, box["op"].num_hvps, np.max(np.abs(values / ref - 1))))
+        if gradient_row:
+            def run_gradient():
+                box["op"] = hessian.HessianOperator(model, F.cross_entropy, data)
+                return hessian.top_eigenvalues(box["op"], k=k, seed=seed, start="gradient").values
+
+            t, values = timed(run_gradient)
+            rows["+gradient"].append((t, box["op"].num_hvps, np.max(np.abs(values / ref - 1))))
+    print(f"\n{name}: top-{k} eigenvalues, n = {n_params(model):,} parameters, "
+          f"{len(data[0])} examples, float64 reference lambda = {np.round(ref, 5)}")
+    med = {}
+    for who, r in rows.items():
+        times, hvps, errs = zip(*r)
+        med[who] = statistics.median(times)
+        print(f"  {who:10s} median {med[who] * 1e3:8.0f} ms   HVPs {min(hvps)}-{max(hvps)}   "
+              f"max relative error {max(errs):.1e}")
+    err_ours = max(r[2] for r in rows["course_lib"])
+    if PYHESSIAN is None:
+        ok = error_bar is None or err_ours <= error_bar
+        print(f"  PyHessian skipped: no speed ratio; error {err_ours:.1e}"
+              + ("" if error_bar is None else f" (bar <= {error_bar:g}): {verdict(ok)}"))
+        return ok
+    ratio = med["pyhessian"] / med["course_lib"]
+    err_theirs = max(r[2] for r in rows["pyhessian"])
+    limit = err_theirs if error_bar is None else error_bar
+    ok = ratio >= bar and err_ours <= limit
+    if gradient_row:
+        print(f"  (with start='gradient': speed-up {med['pyhessian'] / med['+gradient']:.1f}x)")
+    print(f"  speed-up {ratio:.1f}x (bar >= {bar:g}x), error {err_ours:.1e} vs PyHessian's "
+          f"{err_theirs:.1e} (bar <= {'PyHessian' if error_bar is None else f'{error_bar:g}'}): {verdict(ok)}")
+    return ok
+
+
+def pyhessian_stop(samples, tol=1e-3):
+    """How many of ``samples`` PyHessian's own trace() (default tol) would have used."""
+    trace = 0.0
+    for i in range(len(samples)):
+        mean = np.mean(samples[:i + 1])
+        if abs(mean - trace) / (trace + 1e-6) < tol:
+            return i + 1
+        trace = mean
+    return len(samples)
+
+
+def compare_trace(model, data, seeds, budget=100):
+    """Hutch++ vs PyHessian's Hutchinson at PyHessian's budget (maxIter=100 products)."""
+    exact = float(np.trace(hessian.full_hessian(model, F.cross_entropy, data)))
+    errs = {"hutchinson": [], "hutch++": []}
+    early = []
+    if PYHESSIAN is not None:
+        errs["pyhessian"] = []
+    op = hessian.HessianOperator(model, F.cross_entropy, data)
+    for seed in seeds:
+        if PYHESSIAN is not None:
+            torch.manual_seed(seed)
+            # tol=0 makes it spend its whole default budget, maxIter=100 products; its default
+            # tol=1e-3 would stop at the prefix given by pyhessian_stop (reported below).
+            samples = pyhessian_for(model, data).trace(maxIter=budget, tol=0.0)
+            release(model)
+            errs["pyhessian"].append(abs(np.mean(samples) / exact - 1))
+            stop = pyhessian_stop(samples)
+            early.append((stop, abs(np.mean(samples[:stop]) / exact - 1)))
+        errs["hutch++"].append(abs(hessian.trace(op, method="hutch++", num_hvps=budget, seed=seed) / exact - 1))
+        errs["hutchinson"].append(abs(hessian.trace(op, method="hutchinson", num_hvps=budget, seed=seed) / exact - 1))
+    print(f"\ntrace: MLP with n = {n_params(model):,} parameters, exact trace {exact:.4f} (full Hessian), "
+          f"{len(seeds)} seeds, {budget} HVPs each (PyHessian's maxIter)")
+    for who, e in errs.items():
+        print(f"  {who:10s} mean relative error {np.mean(e) * 100:6.2f}%")
+    if early:
+        counts, e = zip(*early)
+        print(f"  (PyHessian at its default tol=1e-3 stops after {min(counts)}-{max(counts)} HVPs, "
+              f"mean {np.mean(counts):.0f}, mean relative error {np.mean(e) * 100:.2f}%)")
+    rival = "pyhessian" if PYHESSIAN is not None else "hutchinson"
+    ratio = np.mean(errs[rival]) / np.mean(errs["hutch++"])
+    ok = ratio >= 2
+    print(f"  Hutch++ error {ratio:.1f}x lower than {'PyHessian' if rival == 'pyhessian' else 'Hutchinson'}'s "
+          f"at equal HVPs (bar >= 2x): {verdict(ok)}")
+    return ok
+
+
+def compare_density(model, data, seeds, steps):
+    rows = {"course_lib": []}
+    if PYHESSIAN is not None:
+        rows["pyhessian"] = []
+    lam_max = float64_reference(model, data, 1)[0]
+    for seed in seeds:
+        if PYHESSIAN is not None:
+            torch.manual_seed(seed)
+            t, (values, _) = timed(lambda: pyhessian_for(model, data).density(iter=steps, n_v=1))
+            release(model)
+            rows["pyhessian"].append((t, max(values[0])))
+        t, result = timed(lambda: hessian.density(model, F.cross_entropy, data, steps=steps, seed=seed))
+        rows["course_lib"].append((t, result.ritz_values.max()))
+    print(f"\ndensity: SLQ with {steps} Lanczos steps, MLP with n = {n_params(model):,} parameters, "
+          f"{len(data[0])} examples, float64 lambda_max = {lam_max:.6f}")
+    med = {}
+    for who, r in rows.items():
+        times, tops = zip(*r)
+        med[who] = statistics.median(times)
+        print(f"  {who:10s} median {med[who] * 1e3:8.0f} ms   top Ritz value {np.mean(tops):.6f} "
+              f"(max relative error {max(abs(t / lam_max - 1) for t in tops):.1e})")
+    err_ours = max(abs(r[1] / lam_max - 1) for r in rows["course_lib"])
+    if PYHESSIAN is None:
+        ok = err_ours <= 1e-4
+        print(f"  PyHessian skipped: no speed ratio; top Ritz value within {err_ours:.1e} of "
+              f"lambda_max (bar 1e-4): {verdict(ok)}")
+        return ok
+    ratio = med["pyhessian"] / med["course_lib"]
+    agree = max(abs(a[1] / b[1] - 1) for a, b in zip(rows["pyhessian"], rows["course_lib"]))
+    ok = ratio >= 3 and agree <= 1e-4
+    print(f"  speed-up {ratio:.1f}x (bar >= 3x), top Ritz values agree to {agree:.1e} (bar 1e-4): {verdict(ok)}")
+    return ok
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    parser.add_argument("--no-pyhessian", action="store_true", help="skip PyHessian even if installed")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch.set_num_threads (default: torch's own; 1 with --quick)")
+    args = parser.parse_args(argv)
+    if args.threads is None and args.quick:
+        args.threads = 1
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    have = False if args.no_pyhessian else load_pyhessian()
+    print(f"device {DEVICE}, torch {torch.__version__}, {torch.get_num_threads()} torch threads, "
+          f"{'quick (smoke) sizes' if args.quick else 'full sizes'}")
+    if have:
+        print(f"PyHessian {getattr(sys.modules['pyhessian'], '__version__', '0.1')} loaded")
+    else:
+        why = "--no-pyhessian" if args.no_pyhessian else "not installed"
+        print(f"PyHessian {why}: its columns are SKIPPED; only course_lib's rows are printed "
+              "(pip install --no-deps -r benchmarks/requirements.txt to compare)")
+    split = digits()
+    x = torch.as_tensor(split.x_train, device=DEVICE)
+    y = torch.as_tensor(split.y_train, device=DEVICE)
+    q = args.quick
+    results = {}
+
+    sizes, n_mlp = ([64, 16, 10], 300) if q else ([64, 128, 128, 10], len(x))
+    model = train_briefly(mlp(sizes).to(DEVICE), x[:n_mlp], y[:n_mlp], epochs=1 if q else 3)
+    results["MLP top-5"] = compare_top("MLP " + "-".join(map(str, sizes)), model, (x[:n_mlp], y[:n_mlp]),
+                                       5, range(2 if q else 5), 4, 1e-3, gradient_row=True)
+
+    small = slice(0, 64 if q else 512)  # keeps the CNN's HVPs affordable on a CPU
+    model = train_briefly((cnn(4, 8, 16) if q else cnn()).to(DEVICE), x[small], y[small], epochs=1 if q else 2)
+    results["CNN top-1"] = compare_top("CNN", model, (x[small], y[small]), 1, range(2 if q else 3), 1)
+
+    # Trained to a low loss (30 epochs): the Hessian then has the few outlying eigenvalues that
+    # Hutch++ captures exactly; barely trained, its spectrum is flat and Hutch++ gains nothing.
+    n_small = 300 if q else len(x)
+    model = train_briefly(mlp([64, 8, 10] if q else [64, 46, 10]).to(DEVICE), x[:n_small], y[:n_small],
+                          epochs=30)
+    results["trace"] = compare_trace(model, (x[:n_small], y[:n_small]), range(3 if q else 20),
+                                     budget=30 if q else 100)
+    results["density"] = compare_density(model, (x[:n_small], y[:n_small]), range(2 if q else 3),
+                                         steps=30 if q else 100)
+    # One batch of 200, the Hessian batch size of PyHessian's own examples: cheaper HVPs, so
+    # the per-step bookkeeping (where the two differ) weighs more.
+    results["density (batch 200)"] = compare_density(model, (x[:200], y[:200]), range(2 if q else 3),
+                                                     steps=30 if q else 100)
+
+    print("\nsummary: " + ", ".join(f"{k} {verdict(v)}" for k, v in results.items())
+          + ("" if have else "  (PyHessian skipped: ratios not measured)")
+          + ("  [--quick: smoke sizes, not the bars]" if q else ""))
+    return results
+
+
+if __name__ == "__main__":
+    main()
