@@ -35,3 +35,14 @@ def pick(fast, full):
     True
     """
     return fast if mode() == "fast" else full
+
+
+def device_name() -> str:
+    """``"CPU"``, or ``"GPU (<name>)"`` when torch sees a CUDA device: where the chapters run."""
+    try:
+        import torch
+    except ImportError:
+        return "CPU"
+    if torch.cuda.is_available():
+        return f"GPU ({torch.cuda.get_device_name(0)})"
+    return "CPU"
