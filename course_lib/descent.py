@@ -199,10 +199,11 @@ def run(rule, surface: Surface, starts, steps: int, schedule=None, bound: float 
             part = trajectory[:, lo:lo + CHUNK]
             _descend(rule, surface, part[0].copy(order="K"), part, lrs, hyper)
     diverged_at = np.full(n, -1)
+    limit = min(float(bound), np.finfo(np.float64).max)  # bound=inf still catches inf
     block = max(1, _BLOCK // n)
     for lo in range(0, steps + 1, block):
-        # |x| <= bound is False for NaN as well as for inf and escaped points
-        bad = ~(np.abs(trajectory[lo:lo + block]) <= bound).all(axis=-1)
+        # |x| <= limit is False for NaN as well as for inf and escaped points
+        bad = ~(np.abs(trajectory[lo:lo + block]) <= limit).all(axis=-1)
         new = bad.any(axis=0) & (diverged_at < 0)
         diverged_at[new] = lo + np.argmax(bad[:, new], axis=0)
     if (diverged_at >= 0).any():

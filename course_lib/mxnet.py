@@ -125,7 +125,8 @@ class NDArrayOps:
 
     @staticmethod
     def maximum_(x, y):
-        return mx.nd.maximum(x, y, out=x)
+        # mx.nd.maximum is a Python helper without out=; the operator itself takes it
+        return mx.nd.broadcast_maximum(x, y, out=x)
 
 
 #: Ops on one NDArray.
@@ -221,6 +222,8 @@ class RMSProp(RuleOptimizer):
     """RMSProp (:data:`course_lib.rules.rmsprop`): ``s <- gamma1 s + (1 - gamma1) g^2``,
     ``w <- w - lr g / (sqrt(s) + epsilon)``; ``gamma2`` is the momentum of the scaled step
     and ``centered`` divides by the running standard deviation instead."""
+
+    _arg_names = {"alpha": "gamma1", "momentum": "gamma2", "eps": "epsilon"}
 
     def __init__(self, learning_rate=0.01, gamma1=0.99, gamma2=0.0, epsilon=1e-8,
                  centered=False, **kwargs):

@@ -15,6 +15,11 @@ update function therefore drives
   :mod:`course_lib.torch`);
 * MXNet NDArrays (see :mod:`course_lib.mxnet`).
 
+The ops that return a new array (``add``, ``addcmul``, ``sqrt``) may hand out scratch
+buffers that an adapter reuses from step to step (:mod:`course_lib.torch` does on
+the CPU): a rule treats the results of ``add``, ``addcmul`` and ``sqrt`` as temporaries and
+stores in its state only what it made with ``clone``, ``zeros_like`` or ``full_like``.
+
 Inside a rule, arrays are whatever the ops understand; scalars (learning rate, step count,
 bias corrections) are plain Python numbers. The step counter ``state["step"]`` is a Python
 number too; adapters translate it to their own storage.
@@ -232,6 +237,16 @@ def _check_unit(hyper, name, closed=False):
 
 
 # ------------------------------------------------------------------------------ rules
+def _mul_add_(ops, x, a, y, b):
+    """``x <- a x + b y``: the ops' ``mul_add_`` where they have one (torch's, a single pass
+    on the CPU), else ``mul_`` then ``add_``."""
+    fused = getattr(ops, "mul_add_", None)
+    if fused is not None:
+        return fused(x, a, y, b)
+    ops.mul_(x, a)
+    return ops.add_(x, y, alpha=b)
+
+
 def _weight_decay(param, grad, ops, weight_decay):
     """Coupled L2 regularization: ``g <- g + wd * p`` (a new array; ``grad`` is untouched)."""
     return ops.add(grad, param, alpha=weight_decay) if weight_decay else grad
@@ -274,8 +289,7 @@ def _momentum_update(param, grad, state, ops, lr, momentum=0.9, dampening=0.0,
     if buf is None:
         buf = state["momentum_buffer"] = ops.clone(grad)
     else:
-        ops.mul_(buf, momentum)
-        ops.add_(buf, grad, alpha=1 - dampening)
+        _mul_add_(ops, buf, momentum, grad, 1 - dampening)
     direction = ops.add(grad, buf, alpha=momentum) if nesterov else buf
     ops.add_(param, direction, alpha=-lr)
 

@@ -11,8 +11,11 @@ param groups, ``torch.optim.lr_scheduler``, closures, CPU and CUDA)::
 The math lives only in :mod:`course_lib.rules`. This module gives it two ops
 vocabularies: :data:`TENSOR` (one tensor, tensor methods ``mul_``, ``addcmul_``, ...) and
 :data:`TENSOR_LIST` (a list of tensors, ``torch._foreach_*``), which the optimizers use by
-default so that one Python call updates every tensor of a group, as torch.optim's
-``foreach`` implementation does.
+default so that one Python call updates many tensors, as torch.optim's ``foreach``
+implementation does. On the CPU the rule runs on cache-sized work units in turn (slices
+of about a million elements) with its temporaries in reused scratch buffers, so that
+every op finds its operands in cache: measured on 10M parameters, faster than
+torch.optim's foreach step (see ``benchmarks/optimizers.py``).
 
 Example
 -------
@@ -101,7 +104,36 @@ class TensorOps:
 
 
 class TensorListOps:
-    """The ops vocabulary on lists of tensors, one ``torch._foreach_*`` call per op."""
+    """The ops vocabulary on lists of tensors, one ``torch._foreach_*`` call per op.
+
+    With an ``arena`` (a dict that the caller keeps from one step to the next), the ops that
+    return a new array (``add``, ``addcmul``, ``sqrt``) write into flat scratch buffers kept
+    there instead of allocating: on the CPU a fresh multi-megabyte tensor costs more in page
+    faults than the arithmetic. Their results are then temporaries, valid until the rule's
+    ``update`` returns (rules keep nothing they did not ``clone``); the i-th such op of an
+    update uses buffer slot i.
+    """
+
+    def __init__(self, arena=None):
+        self.arena = arena
+        self.slot = 0
+
+    def _out(self, xs):
+        """Tensors like ``xs`` in the arena's next slot, or None to allocate."""
+        if self.arena is None:
+            return None
+        slot, self.slot = self.slot, self.slot + 1
+        sizes = [x.numel() for x in xs]
+        x0 = xs[0]
+        key = (slot, x0.dtype, x0.device)
+        buf = self.arena.get(key)
+        if buf is None or buf.numel() < sum(sizes):
+            buf = self.arena[key] = torch.empty(sum(sizes), dtype=x0.dtype, device=x0.device)
+        outs, offset = [], 0
+        for x, n in zip(xs, sizes):
+            outs.append(buf[offset:offset + n].view(x.shape))
+            offset += n
+        return outs
 
     @staticmethod
     def zeros_like(xs):
@@ -115,11 +147,19 @@ class TensorListOps:
     def clone(xs):
         return [torch.clone(x, memory_format=torch.preserve_format).detach() for x in xs]
 
-    @staticmethod
-    def add(xs, ys, alpha=1.0):
+    def add(self, xs, ys, alpha=1.0):
+        outs = self._out(xs)
+        if outs is None:
+            if isinstance(ys, (list, tuple)):
+                return torch._foreach_add(xs, ys, alpha=alpha)
+            return torch._foreach_add(xs, ys * alpha)
         if isinstance(ys, (list, tuple)):
-            return torch._foreach_add(xs, ys, alpha=alpha)
-        return torch._foreach_add(xs, ys * alpha)
+            for x, y, out in zip(xs, ys, outs):
+                torch.add(x, y, alpha=alpha, out=out)
+        else:
+            for x, out in zip(xs, outs):
+                torch.add(x, ys * alpha, out=out)
+        return outs
 
     @staticmethod
     def add_(xs, ys, alpha=1.0):
@@ -135,13 +175,29 @@ class TensorListOps:
         return xs
 
     @staticmethod
+    def mul_add_(xs, a, ys, b=1.0):
+        """``x <- a x + b y``; on the CPU with ``b == 1`` one pass per tensor
+        (``torch.add(y, x, alpha=a, out=x)``), otherwise ``mul_`` then ``add_``."""
+        if b == 1 and xs and xs[0].device.type == "cpu":
+            for x, y in zip(xs, ys):
+                torch.add(y, x, alpha=a, out=x)
+        else:
+            torch._foreach_mul_(xs, a)
+            torch._foreach_add_(xs, ys, alpha=b)
+        return xs
+
+    @staticmethod
     def div_(xs, y):
         torch._foreach_div_(xs, y)
         return xs
 
-    @staticmethod
-    def addcmul(xs, a, b, value=1.0):
-        return torch._foreach_addcmul(xs, a, b, value=value)
+    def addcmul(self, xs, a, b, value=1.0):
+        outs = self._out(xs)
+        if outs is None:
+            return torch._foreach_addcmul(xs, a, b, value=value)
+        for x, ai, bi, out in zip(xs, a, b, outs):
+            torch.addcmul(x, ai, bi, value=value, out=out)
+        return outs
 
     @staticmethod
     def addcmul_(xs, a, b, value=1.0):
@@ -158,9 +214,13 @@ class TensorListOps:
         torch._foreach_lerp_(xs, ys, weight)
         return xs
 
-    @staticmethod
-    def sqrt(xs):
-        return torch._foreach_sqrt(xs)
+    def sqrt(self, xs):
+        outs = self._out(xs)
+        if outs is None:
+            return torch._foreach_sqrt(xs)
+        for x, out in zip(xs, outs):
+            torch.sqrt(x, out=out)
+        return outs
 
     @staticmethod
     def sqrt_(xs):
@@ -175,7 +235,7 @@ class TensorListOps:
 
 #: Ops on one tensor.
 TENSOR = TensorOps()
-#: Ops on a list of tensors (``torch._foreach_*``).
+#: Ops on a list of tensors (``torch._foreach_*``, allocating its temporaries).
 TENSOR_LIST = TensorListOps()
 
 
@@ -201,8 +261,9 @@ class RuleOptimizer(torch.optim.Optimizer):
     Bookkeeping here, math in the rule: per-parameter state lives in ``self.state[p]``
     under the rule's (torch.optim's) key names, with ``"step"`` a float tensor as torch
     keeps it; parameters of a group that share device, dtype and step count are updated
-    together through :data:`TENSOR_LIST` (or one by one through :data:`TENSOR` when the
-    group says ``foreach=False``).
+    together through :class:`TensorListOps` (on the CPU in work units, see
+    :meth:`_update_in_units`), or one by one through :data:`TENSOR` when the group says
+    ``foreach=False``.
     """
 
     def rule_for(self, group: dict) -> tuple[_rules.Rule, dict]:
@@ -240,8 +301,64 @@ class RuleOptimizer(torch.optim.Optimizer):
                     self._update(rule, hyper, [p], maximize, TENSOR)
             else:
                 for batch in self._batches(params):
-                    self._update(rule, hyper, batch, maximize, TENSOR_LIST)
+                    if batch[0].device.type == "cpu":
+                        self._update_in_units(rule, hyper, batch, maximize)
+                    else:
+                        self._update(rule, hyper, batch, maximize, TENSOR_LIST)
         return loss
+
+    #: Elements per work unit on the CPU (see :meth:`_update_in_units`).
+    unit_size = 1 << 20
+
+    def _update_in_units(self, rule, hyper, params, maximize):
+        """The CPU path: the rule runs on cache-sized work units in turn, each a list of
+        slices of at most :attr:`unit_size` elements (a large tensor is cut into several, small
+        ones share one), so every op of the rule finds its operands still in cache; the
+        temporaries live in one scratch arena per optimizer (not in the state, nor in
+        ``state_dict()``). The arithmetic per element is exactly that of :meth:`_update`."""
+        states = [self.state[p] for p in params]
+        if any(v is None for v in states[0].values()):  # lazily created state: whole tensors
+            return self._update(rule, hyper, params, maximize, TENSOR_LIST)
+        keys = [k for k, v in states[0].items() if isinstance(v, torch.Tensor) and k != "step"]
+        arena = self.__dict__.setdefault("_arena", {})
+        step = float(states[0]["step"]) if "step" in states[0] else None
+        new_step = step
+        size = self.unit_size
+        unit, filled = [], 0
+
+        def run(unit):
+            nonlocal new_step
+            ps = [u[0] for u in unit]
+            gs = [u[1] for u in unit]
+            if maximize:
+                gs = torch._foreach_neg(gs)
+            batch = {k: [u[2 + i] for u in unit] for i, k in enumerate(keys)}
+            if step is not None:
+                batch["step"] = step
+            lists = {k: batch[k] for k in keys}
+            rule.update(ps, gs, batch, TensorListOps(arena), **hyper)
+            for k in keys:
+                if batch[k] is not lists[k]:  # a rule that rebinds a state entry: copy back
+                    torch._foreach_copy_(lists[k], batch[k])
+            new_step = batch.get("step")
+
+        for p, state in zip(params, states):
+            tensors = [p, p.grad] + [state[k] for k in keys]
+            n = p.numel()
+            if n > size and all(t.is_contiguous() and t.shape == p.shape for t in tensors):
+                flat = [t.view(-1) for t in tensors]
+                for lo in range(0, n, size):
+                    run([[f[lo:lo + size] for f in flat]])
+                continue
+            unit.append(tensors)
+            filled += n
+            if filled >= size:
+                run(unit)
+                unit, filled = [], 0
+        if unit:
+            run(unit)
+        if step is not None and new_step != step:
+            torch._foreach_add_([s["step"] for s in states], new_step - step)
 
     def _init_state(self, rule, hyper, params):
         if not params:
@@ -366,9 +483,7 @@ class Adam(RuleOptimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
-                 differentiable=False, fused=None, decoupled_weight_decay=None):
-        if decoupled_weight_decay is None:
-            decoupled_weight_decay = self._decoupled
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize, foreach=foreach,
                         capturable=capturable, differentiable=differentiable, fused=fused,

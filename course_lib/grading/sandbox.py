@@ -122,8 +122,9 @@ def bubblewrap(protected: list[Path], executable: str | None = None) -> Sandbox:
         binds += ["--ro-bind", str(path), str(path)]
     prefix = [executable, "--unshare-all", "--unshare-user", "--uid", str(NOBODY),
               "--gid", str(NOBODY), "--disable-userns", "--die-with-parent", "--new-session",
-              "--cap-drop", "ALL", *_system_binds(), *binds, "--proc", "/proc",
-              "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp", *_font_cache(),
+              "--cap-drop", "ALL", *_system_binds(), "--proc", "/proc", "--dev", "/dev",
+              # the private /tmp first, so that a venv or checkout under /tmp stays visible
+              "--size", str(TMP_BYTES), "--tmpfs", "/tmp", *binds, *_font_cache(),
               "--chdir", "/tmp", "--clearenv"]
     for key, value in kernel_environment("/tmp").items():
         prefix += ["--setenv", key, value]

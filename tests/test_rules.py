@@ -1,0 +1,325 @@
+"""course_lib.rules: each rule against a textbook (out-of-place) reference, the same rule on
+numpy and torch, validation, lookup; numpy 2.x and no-MXNet hygiene of the package."""
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course_lib import rules
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _grad(x):
+    """Gradient of a separable non-quadratic test function (a x^2 / 2 + x^4 / 4 - x)."""
+    a = np.linspace(0.5, 3.0, x.size).reshape(x.shape)
+    return a * x + x ** 3 - 1.0
+
+
+# ------------------------------------------------------------- textbook references
+def ref_sgd(x, steps, lr, weight_decay=0.0):
+    for _ in range(steps):
+        g = _grad(x) + weight_decay * x
+        x = x - lr * g
+    return x
+
+
+def ref_momentum(x, steps, lr, momentum, dampening=0.0, nesterov=False, weight_decay=0.0):
+    v = None
+    for _ in range(steps):
+        g = _grad(x) + weight_decay * x
+        v = g.copy() if v is None else momentum * v + (1 - dampening) * g
+        x = x - lr * (g + momentum * v if nesterov else v)
+    return x
+
+
+def ref_adagrad(x, steps, lr, lr_decay=0.0, eps=1e-10, initial_accumulator_value=0.0,
+                weight_decay=0.0):
+    s = np.full_like(x, initial_accumulator_value)
+    for t in range(1, steps + 1):
+        g = _grad(x) + weight_decay * x
+        s = s + g * g
+        x = x - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(s) + eps)
+    return x
+
+
+def ref_rmsprop(x, steps, lr, alpha=0.99, eps=1e-8, momentum=0.0, centered=False,
+                weight_decay=0.0):
+    s, gbar, b = np.zeros_like(x), np.zeros_like(x), np.zeros_like(x)
+    for _ in range(steps):
+        g = _grad(x) + weight_decay * x
+        s = alpha * s + (1 - alpha) * g * g
+        gbar = alpha * gbar + (1 - alpha) * g
+        denom = np.sqrt(s - gbar ** 2 if centered else s) + eps
+        if momentum:
+            b = momentum * b + g / denom
+            x = x - lr * b
+        else:
+            x = x - lr * g / denom
+    return x
+
+
+def ref_adam(x, steps, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+             decoupled=False, bias_correction=True):
+    b1, b2 = betas
+    m, v, vmax = np.zeros_like(x), np.zeros_like(x), np.zeros_like(x)
+    for t in range(1, steps + 1):
+        g = _grad(x)
+        if decoupled:
+            x = x * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * x
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        vmax = np.maximum(vmax, v)
+        vv = vmax if amsgrad else v
+        if bias_correction:
+            m_hat, v_hat = m / (1 - b1 ** t), vv / (1 - b2 ** t)
+        else:
+            m_hat, v_hat = m, vv
+        x = x - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return x
+
+
+def ref_adadelta(x, steps, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
+    s, u = np.zeros_like(x), np.zeros_like(x)
+    for _ in range(steps):
+        g = _grad(x) + weight_decay * x
+        s = rho * s + (1 - rho) * g * g
+        d = np.sqrt(u + eps) / np.sqrt(s + eps) * g
+        u = rho * u + (1 - rho) * d * d
+        x = x - lr * d
+    return x
+
+
+def _run(rule, x, steps, ops=rules.NUMPY, **hyper):
+    rule = rules.get(rule)
+    hyper = rule.hyper(**hyper)
+    x = x.copy()
+    state = rule.init(x, ops, **hyper)
+    for _ in range(steps):
+        rule.update(x, _grad(x), state, ops, **hyper)
+    return x, state
+
+
+X0 = np.linspace(-1.5, 2.0, 12).reshape(3, 4)
+STEPS = 200
+
+CASES = [
+    ("sgd", ref_sgd, dict(lr=0.05)),
+    ("sgd", ref_sgd, dict(lr=0.05, weight_decay=0.1)),
+    ("momentum", ref_momentum, dict(lr=0.02, momentum=0.9)),
+    ("momentum", ref_momentum, dict(lr=0.02, momentum=0.8, dampening=0.3, weight_decay=0.1)),
+    ("nesterov", ref_momentum, dict(lr=0.02, momentum=0.9, nesterov=True)),
+    ("adagrad", ref_adagrad, dict(lr=0.3)),
+    ("adagrad", ref_adagrad, dict(lr=0.3, lr_decay=0.01, eps=1e-3, initial_accumulator_value=0.5,
+                                  weight_decay=0.1)),
+    ("rmsprop", ref_rmsprop, dict(lr=0.01)),
+    ("rmsprop", ref_rmsprop, dict(lr=0.01, alpha=0.9, momentum=0.5, centered=True,
+                                  weight_decay=0.1)),
+    ("adam", ref_adam, dict(lr=0.02)),
+    ("adam", ref_adam, dict(lr=0.02, betas=(0.5, 0.9), eps=1e-3, weight_decay=0.1, amsgrad=True)),
+    ("adam", ref_adam, dict(lr=0.02, bias_correction=False)),
+    ("adamw", ref_adam, dict(lr=0.02, weight_decay=0.1)),
+    ("adadelta", ref_adadelta, dict()),
+    ("adadelta", ref_adadelta, dict(lr=0.5, rho=0.5, eps=1e-3, weight_decay=0.1)),
+]
+
+
+@pytest.mark.parametrize("name,ref,hyper", CASES,
+                         ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(CASES)])
+def test_rule_matches_textbook_reference(name, ref, hyper):
+    ours, _ = _run(name, X0, STEPS, **hyper)
+    ref_hyper = dict(hyper)
+    if name == "nesterov":
+        ref_hyper["nesterov"] = True
+    if name in ("adam", "adamw"):
+        ref_hyper["decoupled"] = name == "adamw"
+    expected = ref(X0.copy(), STEPS, **ref_hyper)
+    assert np.all(np.isfinite(expected))
+    assert np.abs(expected - X0).max() > 1e-2  # it moved
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_adam_eps_is_the_papers_not_mxnets():
+    """With a large eps the two conventions differ clearly; ours is m_hat / (sqrt(v_hat) + eps)."""
+    x = np.array([1.0])
+    state = rules.adam.init(x, rules.NUMPY)
+    g = np.array([1e-3])
+    rules.adam.update(x, g, state, rules.NUMPY, lr=0.1, eps=1e-3)
+    # step 1: m_hat = g, v_hat = g^2 -> step = lr g / (|g| + eps) = 0.1 * 0.5
+    assert x[0] == pytest.approx(1 - 0.05, rel=1e-12)
+    # MXNet's convention lr * sqrt(1-b2)/(1-b1) * m / (sqrt(v) + eps) gives a much smaller step
+    m, v = 0.1 * 1e-3, 0.001 * 1e-6
+    mxnet_step = 0.1 * math.sqrt(0.001) / 0.1 * m / (math.sqrt(v) + 1e-3)
+    assert mxnet_step < 0.05 / 10
+
+
+def test_rule_state_uses_torch_key_names():
+    x = np.zeros(3)
+    assert set(rules.adam.init(x, rules.NUMPY, amsgrad=True)) == {
+        "step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
+    assert set(rules.rmsprop.init(x, rules.NUMPY, momentum=0.5, centered=True)) == {
+        "step", "square_avg", "momentum_buffer", "grad_avg"}
+    assert set(rules.adagrad.init(x, rules.NUMPY)) == {"step", "sum"}
+    assert set(rules.adadelta.init(x, rules.NUMPY)) == {"step", "square_avg", "acc_delta"}
+    assert set(rules.momentum.init(x, rules.NUMPY)) == {"momentum_buffer"}
+    _, state = _run("adam", X0, 7, lr=0.1)
+    assert state["step"] == 7
+
+
+def test_newton_solves_a_quadratic_in_one_step():
+    A = np.array([[3.0, 1.0], [1.0, 2.0]])
+    b = np.array([1.0, -1.0])
+    x = np.array([[5.0, -7.0], [0.3, 0.2]])
+    g = x @ A - b
+    H = np.broadcast_to(A, (2, 2, 2))
+    rules.newton.update(x, g, {}, rules.NUMPY, lr=1.0, hessian=H)
+    np.testing.assert_allclose(x, np.tile(np.linalg.solve(A, b), (2, 1)), rtol=1e-12)
+    with pytest.raises(ValueError, match="hessian"):
+        rules.newton.update(x, g, {}, rules.NUMPY, lr=1.0)
+
+
+@pytest.mark.parametrize("name,hyper", [(n, h) for n, _, h in CASES])
+def test_same_rule_on_torch_tensors_and_tensor_lists(name, hyper):
+    """One rule, three array types: numpy, a torch tensor, a list of tensors (foreach)."""
+    import torch
+    from course_lib.torch import TENSOR, TENSOR_LIST
+
+    expected, _ = _run(name, X0, 50, **hyper)
+    rule = rules.get(name)
+    full = rule.hyper(**hyper)
+    t = torch.tensor(X0)
+    state = rule.init(t, TENSOR, **full)
+    for _ in range(50):
+        rule.update(t, torch.from_numpy(_grad(t.numpy())), state, TENSOR, **full)
+    np.testing.assert_allclose(t.numpy(), expected, rtol=1e-10, atol=1e-13)
+    ts = [torch.tensor(X0[0]), torch.tensor(X0[1:])]
+    state = rule.init(ts, TENSOR_LIST, **full)
+    for _ in range(50):
+        grads = [torch.from_numpy(_grad(np.concatenate([ts[0].numpy()[None], ts[1].numpy()]))[i])
+                 for i in (0, slice(1, None))]
+        rule.update(ts, grads, state, TENSOR_LIST, **full)
+    got = np.concatenate([ts[0].numpy()[None], ts[1].numpy()])
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-13)
+
+
+def test_get_and_names():
+    assert set(rules.names()) == {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
+                                  "adamw", "adadelta", "newton"}
+    assert rules.get("Adam") is rules.adam
+    assert rules.get(rules.sgd) is rules.sgd
+    for bad in ("adamax", "", None, 3):
+        with pytest.raises(ValueError, match="rule"):
+            rules.get(bad)
+
+
+@pytest.mark.parametrize("name,hyper,param", [
+    ("sgd", dict(lr=0.0), "lr"),
+    ("sgd", dict(lr=-1.0), "lr"),
+    ("sgd", dict(lr="fast"), "lr"),
+    ("momentum", dict(momentum=-0.1), "momentum"),
+    ("momentum", dict(momentum=0.0, nesterov=True), "nesterov"),
+    ("nesterov", dict(dampening=0.5), "nesterov"),
+    ("momentum", dict(dampening=1.5), "dampening"),
+    ("adam", dict(betas=(1.0, 0.999)), "betas"),
+    ("adam", dict(betas=(0.9, -0.001)), "betas"),
+    ("adam", dict(betas=0.9), "betas"),
+    ("adam", dict(eps=0.0), "eps"),
+    ("adamw", dict(eps=-1e-8), "eps"),
+    ("adam", dict(weight_decay=-0.1), "weight_decay"),
+    ("adagrad", dict(eps=0.0), "eps"),
+    ("adagrad", dict(lr_decay=-1.0), "lr_decay"),
+    ("rmsprop", dict(alpha=1.5), "alpha"),
+    ("rmsprop", dict(momentum=-1.0), "momentum"),
+    ("adadelta", dict(rho=-0.5), "rho"),
+    ("adadelta", dict(eps=0.0), "eps"),
+    ("adam", dict(momentum=0.9), "momentum"),  # unknown hyperparameter for this rule
+])
+def test_bad_hyperparameters_raise_value_error_naming_them(name, hyper, param):
+    with pytest.raises(ValueError, match=re.escape(param)):
+        rules.get(name).hyper(**hyper)
+
+
+def test_zero_lr_only_where_asked():
+    rules.sgd.hyper(zero_lr_ok=True, lr=0.0)
+    with pytest.raises(ValueError, match="lr"):
+        rules.sgd.hyper(zero_lr_ok=True, lr=-0.1)
+
+
+# ------------------------------------------------------------------ package hygiene
+_REMOVED_IN_NUMPY_2 = [
+    "np.float_", "np.complex_", "np.product", "np.cumproduct", "np.sometrue", "np.alltrue",
+    "np.in1d", "np.row_stack", "np.trapz", "np.NaN", "np.NAN", "np.Inf", "np.PINF", "np.NINF",
+    "np.infty", "np.Infinity", "np.string_", "np.unicode_", "np.int_0", "np.asfarray",
+    "np.msort", "np.round_", "np.find_common_type", "np.cast", "np.mat(", "np.issubclass_",
+    "np.source", "np.who", "np.safe_eval", "np.deprecate", "np.longfloat", "np.singlecomplex",
+    "np.cfloat", "np.clongfloat", "np.longcomplex", "np.float128_", "np.obj2sctype",
+    "np.sctype2char", "np.issctype", "np.maximum_sctype", "np.set_string_function",
+    "np.add_newdoc_ufunc", "np.compat", "np.recfromcsv", "np.recfromtxt", "np.disp(",
+    "np.byte_bounds", "np.compare_chararrays", "np.format_parser", "np.lookfor",
+    "np.tracemalloc_domain", "np.who(", "np.bool8", "np.int0", "np.uint0", "np.object0",
+    "np.str0", "np.bytes0", "np.void0", "np.float_power_",
+]
+
+
+def test_no_numpy_aliases_removed_in_numpy_2():
+    pattern = re.compile("|".join(re.escape(a) + (r"\b" if a[-1].isalnum() or a[-1] == "_" else "")
+                                  for a in _REMOVED_IN_NUMPY_2))
+    hits = []
+    for path in sorted((ROOT / "course_lib").rglob("*.py")):
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(line.replace("numpy.", "np.")):
+                hits.append(f"{path.relative_to(ROOT)}:{lineno}: {line.strip()}")
+    assert not hits, "\n".join(hits)
+
+
+def test_optimizer_modules_import_without_mxnet():
+    """With mxnet unimportable, rules, descent, schedules, surfaces and torch still import
+    and work, and importing them never loads mxnet; `import course_lib` loads no framework."""
+    code = """
+import sys
+sys.modules["mxnet"] = None  # import mxnet -> ImportError
+import course_lib
+assert "torch" not in sys.modules, "course_lib imports torch"
+import course_lib.rules, course_lib.descent, course_lib.schedules, course_lib.surfaces
+assert "torch" not in sys.modules, "numpy side imports torch"
+import course_lib.torch
+import numpy as np
+r = course_lib.descent.run("adam", course_lib.surfaces.rosenbrock, np.zeros((3, 2)), 5, lr=0.1)
+assert r.trajectory.shape == (6, 3, 2)
+assert sys.modules["mxnet"] is None
+try:
+    import course_lib.mxnet
+except ImportError:
+    pass
+else:
+    raise AssertionError("course_lib.mxnet imported without mxnet")
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+    # and with mxnet installed, these modules do not even try to import it
+    code = ("import sys, course_lib.rules, course_lib.descent, course_lib.schedules, "
+            "course_lib.surfaces, course_lib.torch; print('mxnet' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr[-2000:]
+
+
+def test_module_doctests():
+    import doctest
+
+    import course_lib.descent
+    import course_lib.schedules
+    import course_lib.surfaces
+    for module in (rules, course_lib.descent, course_lib.schedules, course_lib.surfaces):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
