@@ -20,6 +20,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Seconds to wait for the book cache's lock before failing loudly instead of hanging.
+LOCK_TIMEOUT = 120
 
 
 class NotebookFailure(AssertionError):
@@ -42,7 +44,16 @@ def _locked(lock_path: Path):
     # pytest-xdist workers share one SQLite cache: one writer at a time.
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{lock_path} held by another process for more than "
+                                       f"{LOCK_TIMEOUT} s (a stuck book build or test run?)") from None
+                time.sleep(0.2)
         try:
             yield
         finally:

@@ -1,0 +1,486 @@
+"""Experiments of chapter 5: batch size, speed, gradient noise, sharpness and generalization.
+
+The network is a small MLP ``64 -> hidden (relu) -> 10`` on scikit-learn's 8x8 digits
+(:func:`course_lib.data.digits`), trained with plain minibatch SGD in PyTorch
+(:class:`course_lib.torch.SGD`) and in MXNet Gluon (:class:`course_lib.mxnet.SGD`) from the
+same starting weights and with the same order of examples, so the two frameworks give the same
+numbers up to float32 rounding.
+
+* :func:`time_per_update`: wall time of one update against the batch size;
+* :func:`gradient_noise`: how far minibatch gradients scatter around the full gradient,
+  against the sampling-without-replacement formula :func:`noise_theory`;
+* :func:`train_torch`, :func:`train_mxnet`: training runs (:class:`Run`);
+* :func:`sharpness`: the top Hessian eigenvalue (:func:`course_lib.hessian.top_eigenvalues`)
+  and Keskar et al.'s epsilon-sharpness (:func:`course_lib.landscape.sharpness`);
+* :func:`interpolation`: loss and accuracy on the line between two solutions
+  (:func:`course_lib.landscape.interpolate`), Keskar et al.'s Figure 3 in miniature.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from course_lib.data import batches, digits
+
+__all__ = [
+    "load", "torch_net", "torch_to_mxnet", "time_per_update", "gradient_noise", "noise_theory",
+    "squared_error", "Sweep", "sharpness_sweep", "Run", "train_torch", "train_mxnet", "accuracy", "sharpness", "interpolation",
+    "draw_noise", "draw_interpolation",
+]
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Run torch on one CPU thread inside the block (restored afterwards). The networks here
+    are so small that a step costs less than synchronizing two threads; on a busy machine the
+    second thread can make training many times slower. No effect on the GPU's speed."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def load(n_train: int | None = None, seed: int = 0):
+    """The digits split (standardized, float32): ``(x_train, y_train, x_test, y_test)``;
+    ``n_train`` keeps only that many training examples."""
+    return digits(test_size=0.25, seed=seed, n_train=n_train)
+
+
+def torch_net(hidden: int = 32, seed: int = 0):
+    """``64 -> hidden (relu) -> 10`` in PyTorch (default initialization, seeded)."""
+    from course_lib.models import torch_mlp
+
+    return torch_mlp([64, hidden, 10], "relu", seed=seed)
+
+
+def torch_to_mxnet(model, ctx=None):
+    """A Gluon ``Sequential`` with the layers and the weights of the torch MLP ``model``."""
+    import torch
+    from course_lib.mxnet import context, mx
+
+    linear = [m for m in model if isinstance(m, torch.nn.Linear)]
+    net = mx.gluon.nn.Sequential()
+    for i, lin in enumerate(linear):
+        act = "relu" if i < len(linear) - 1 else None
+        net.add(mx.gluon.nn.Dense(lin.out_features, in_units=lin.in_features, activation=act))
+    net.initialize(ctx=context() if ctx is None else ctx)
+    for lin, dense in zip(linear, net):
+        dense.weight.set_data(lin.weight.detach().cpu().numpy())
+        dense.bias.set_data(lin.bias.detach().cpu().numpy())
+    return net
+
+
+def _mxnet_to_torch(net, hidden: int):
+    import torch
+
+    model = torch_net(hidden)
+    linear = [m for m in model if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for lin, dense in zip(linear, net):
+            lin.weight.copy_(torch.as_tensor(dense.weight.data().asnumpy()))
+            lin.bias.copy_(torch.as_tensor(dense.bias.data().asnumpy()))
+    return model
+
+
+# --------------------------------------------------------------------------- speed
+def time_per_update(batch_sizes: Sequence[int], framework: str = "torch", hidden: int = 32,
+                    updates: int = 20, n: int = 4096, seed: int = 0) -> np.ndarray:
+    """Median wall time (seconds) of one SGD update (forward, backward, step) per batch size.
+
+    Inputs are random (timing does not depend on the values); ``n`` examples are kept on the
+    device (``course_lib.torch.device()`` or ``course_lib.mxnet.context()``: the GPU when
+    present), and each update draws its batch from them. A few warm-up updates are not timed.
+    """
+    if framework not in ("torch", "mxnet"):
+        raise ValueError(f"framework must be 'torch' or 'mxnet', got {framework!r}")
+    if updates < 1:
+        raise ValueError(f"updates must be >= 1, got {updates}")
+    if any(int(b) < 1 or int(b) > n for b in batch_sizes):
+        raise ValueError(f"batch_sizes must lie in [1, n={n}], got {list(batch_sizes)}")
+    rng = np.random.default_rng(seed)
+    xs = rng.standard_normal((n, 64)).astype(np.float32)
+    ys = rng.integers(0, 10, n)
+    out = []
+    if framework == "torch":
+        import torch
+        from course_lib.torch import SGD, device
+
+        dev = device()
+        x, y = torch.as_tensor(xs, device=dev), torch.as_tensor(ys, device=dev)
+        model = torch_net(hidden, seed).to(dev)
+        opt = SGD(model.parameters(), lr=0.01)
+
+        def update(idx):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            opt.step()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+
+        def index(b):
+            return torch.as_tensor(rng.integers(0, n - b + 1) + np.arange(b), device=dev)
+    else:
+        from course_lib.mxnet import SGD, context, mx
+
+        ctx = context()
+        x, y = mx.nd.array(xs, ctx=ctx), mx.nd.array(ys, ctx=ctx)
+        net = torch_to_mxnet(torch_net(hidden, seed), ctx)
+        trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=0.01))
+        ce = mx.gluon.loss.SoftmaxCrossEntropyLoss()
+
+        def update(idx):
+            with mx.autograd.record():
+                loss = ce(net(x[idx]), y[idx]).mean()
+            loss.backward()
+            trainer.step(1)
+            mx.nd.waitall()
+
+        def index(b):
+            start = int(rng.integers(0, n - b + 1))
+            return slice(start, start + b)
+    for b in batch_sizes:
+        b = int(b)
+        for _ in range(2):
+            update(index(b))
+        times = []
+        for _ in range(updates):
+            idx = index(b)
+            t0 = time.perf_counter()
+            update(idx)
+            times.append(time.perf_counter() - t0)
+        out.append(float(np.median(times)))
+    return np.array(out)
+
+
+# --------------------------------------------------------------------------- noise
+def gradient_noise(model, x, y, batch_sizes: Sequence[int], samples: int = 200, seed: int = 0):
+    """Scatter of minibatch gradients around the full gradient at the model's parameters.
+
+    For each batch size B, ``samples`` batches drawn without replacement give gradients
+    :math:`g_B`; returns a dict of arrays (one entry per B): ``mse`` the mean of
+    :math:`\\lVert g_B - g\\rVert^2`, ``cosine`` the mean cosine between :math:`g_B` and
+    :math:`g`, plus ``full_norm`` :math:`\\lVert g\\rVert` and ``example_variance``
+    :math:`\\sigma^2 = \\frac1N\\sum_i\\lVert g_i - g\\rVert^2` (per-example gradients).
+    """
+    import torch
+    from torch.func import functional_call, grad, vmap
+
+    n = len(y)
+    if any(int(b) < 1 or int(b) > n for b in batch_sizes):
+        raise ValueError(f"batch_sizes must lie in [1, {n}], got {list(batch_sizes)}")
+    names = [k for k, _ in model.named_parameters()]
+    params = {k: p.detach() for k, p in model.named_parameters()}
+
+    def loss_one(p, xi, ti):
+        out = functional_call(model, p, (xi[None],))
+        return 0.5 * ((out[0] - ti) ** 2).sum()             # squared_error of one example
+
+    onehot = torch.nn.functional.one_hot(y, 10).to(x.dtype)
+    with _one_thread():
+        per_example = vmap(grad(loss_one), in_dims=(None, 0, 0))(params, x, onehot)
+    g_i = torch.cat([per_example[k].reshape(n, -1) for k in names], dim=1).double()   # (N, n)
+    g = g_i.mean(dim=0)
+    rng = np.random.default_rng(seed)
+    mse, cosine = [], []
+    for b in batch_sizes:
+        idx = torch.as_tensor(np.stack([rng.choice(n, int(b), replace=False) for _ in range(samples)]))
+        g_b = g_i[idx].mean(dim=1)                                                   # (samples, n)
+        mse.append(float(((g_b - g) ** 2).sum(dim=1).mean()))
+        cosine.append(float(torch.nn.functional.cosine_similarity(g_b, g[None], dim=1).mean()))
+    return {"batch_sizes": np.asarray(batch_sizes), "mse": np.array(mse), "cosine": np.array(cosine),
+            "full_norm": float(g.norm()), "example_variance": float(((g_i - g) ** 2).sum(dim=1).mean())}
+
+
+def noise_theory(batch_sizes, n: int, example_variance: float) -> np.ndarray:
+    """Expected :math:`\\lVert g_B - g\\rVert^2` for a batch of B of n examples drawn without
+    replacement: :math:`\\frac{\\sigma^2}{B}\\,\\frac{n-B}{n-1}` (0 at B = n)."""
+    b = np.asarray(batch_sizes, dtype=float)
+    if np.any(b < 1) or np.any(b > n):
+        raise ValueError(f"batch_sizes must lie in [1, n={n}]")
+    return example_variance / b * (n - b) / (n - 1)
+
+
+# --------------------------------------------------------------------------- training
+def squared_error(outputs, targets):
+    """The training loss of the chapter: :math:`\\frac{1}{2B}\\sum_i \\lVert f(x_i) - e_{y_i}\\rVert^2`,
+    half the squared distance between the 10 outputs and the one-hot label, averaged over the
+    batch (torch; ``targets`` are integer labels). Unlike cross-entropy, whose curvature
+    vanishes as the outputs grow, its Hessian does not shrink as training goes on, so the
+    sharpness of two solutions at the same loss can be compared."""
+    import torch
+
+    onehot = torch.nn.functional.one_hot(targets, outputs.shape[1]).to(outputs.dtype)
+    return 0.5 * ((outputs - onehot) ** 2).sum(dim=1).mean()
+
+
+def _mx_squared_error(mx, outputs, targets):
+    onehot = mx.nd.one_hot(targets, outputs.shape[1], dtype=outputs.dtype)
+    return 0.5 * ((outputs - onehot) ** 2).sum(axis=1).mean()
+
+
+class Run(NamedTuple):
+    """A training run: ``framework``, ``batch_size``, ``lr``, per-epoch ``train_loss``,
+    ``train_accuracy``, ``test_accuracy`` (arrays), ``updates`` done, ``seconds`` of wall time,
+    and ``model``: a torch model holding the final weights (for MXNet, a copy of them)."""
+
+    framework: str
+    batch_size: int
+    lr: float
+    train_loss: np.ndarray
+    train_accuracy: np.ndarray
+    test_accuracy: np.ndarray
+    updates: int
+    seconds: float
+    model: object
+
+
+def accuracy(model, x, y) -> float:
+    """Share of examples of ``x`` (torch) whose arg-max logit is ``y``."""
+    import torch
+
+    with torch.no_grad():
+        return float((model(x).argmax(dim=1) == y).float().mean())
+
+
+def _check(batch_size, epochs, updates, lr):
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if (epochs is None) == (updates is None):
+        raise ValueError("give exactly one of epochs and updates")
+    if epochs is not None and int(epochs) < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if updates is not None and int(updates) < 1:
+        raise ValueError(f"updates must be >= 1, got {updates}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr}")
+    return math.inf if epochs is None else int(epochs), math.inf if updates is None else int(updates)
+
+
+def train_torch(split, batch_size: int, epochs: int | None = None, updates: int | None = None,
+                lr: float = 0.3, hidden: int = 32, seed: int = 0) -> Run:
+    """Minibatch SGD (:class:`course_lib.torch.SGD`, loss :func:`squared_error`) on ``split``
+    for ``epochs`` epochs or ``updates`` updates (give one), batches shuffled by
+    ``np.random.default_rng(seed)``. Curves are recorded at the end of every epoch and after
+    the last update."""
+    import torch
+    from course_lib.torch import SGD, device
+
+    max_epochs, max_updates = _check(batch_size, epochs, updates, lr)
+    dev = device()
+    x, y, xt, yt = (torch.as_tensor(a, device=dev) for a in split)
+    model = torch_net(hidden, seed).to(dev)
+    opt = SGD(model.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    loss_c, acc_c, test_c, done, epoch = [], [], [], 0, 0
+    start = time.perf_counter()
+    with _one_thread():
+        while epoch < max_epochs and done < max_updates:
+            for idx in batches(len(y), int(batch_size), rng):
+                idx = torch.as_tensor(idx, device=dev)
+                opt.zero_grad()
+                squared_error(model(x[idx]), y[idx]).backward()
+                opt.step()
+                done += 1
+                if done >= max_updates:
+                    break
+            epoch += 1
+            with torch.no_grad():
+                loss_c.append(float(squared_error(model(x), y)))
+            acc_c.append(accuracy(model, x, y))
+            test_c.append(accuracy(model, xt, yt))
+    return Run("PyTorch", int(batch_size), lr, np.array(loss_c), np.array(acc_c), np.array(test_c),
+               done, time.perf_counter() - start, model.cpu())
+
+
+def train_mxnet(split, batch_size: int, epochs: int | None = None, updates: int | None = None,
+                lr: float = 0.3, hidden: int = 32, seed: int = 0) -> Run:
+    """The Gluon twin of :func:`train_torch`: same starting weights (copied from the torch
+    network of the same ``seed``), same batches, same loss (written out: Gluon's ``L2Loss``
+    averages over the 10 outputs instead of summing), :class:`course_lib.mxnet.SGD` in a
+    ``gluon.Trainer``."""
+    from course_lib.mxnet import SGD, context, mx
+
+    max_epochs, max_updates = _check(batch_size, epochs, updates, lr)
+    ctx = context()
+    x, y, xt, yt = (mx.nd.array(a, ctx=ctx) for a in split)
+    net = torch_to_mxnet(torch_net(hidden, seed), ctx)
+    trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=lr))
+    rng = np.random.default_rng(seed)
+    loss_c, acc_c, test_c, done, epoch = [], [], [], 0, 0
+
+    def acc(xs, ys):
+        return float((net(xs).argmax(axis=1) == ys).mean().asscalar())
+
+    start = time.perf_counter()
+    while epoch < max_epochs and done < max_updates:
+        for idx in batches(len(split.y_train), int(batch_size), rng):
+            idx = mx.nd.array(idx, ctx=ctx, dtype="int64")
+            with mx.autograd.record():
+                loss = _mx_squared_error(mx, net(x[idx]), y[idx])
+            loss.backward()
+            trainer.step(1)
+            done += 1
+            if done >= max_updates:
+                break
+        epoch += 1
+        loss_c.append(float(_mx_squared_error(mx, net(x), y).asscalar()))
+        acc_c.append(acc(x, y))
+        test_c.append(acc(xt, yt))
+    seconds = time.perf_counter() - start
+    return Run("MXNet", int(batch_size), lr, np.array(loss_c), np.array(acc_c), np.array(test_c),
+               done, seconds, _mxnet_to_torch(net, net[0].weight.shape[0]))
+
+
+# --------------------------------------------------------------------------- sharpness
+def sharpness(model, split, epsilon: float = 1e-2, maxiter: int = 10, seed: int = 0) -> dict:
+    """Two sharpness measures of ``model`` at its weights, on the whole training set (float64):
+    ``top_eigenvalue`` :math:`\\lambda_{max}` of the Hessian of the training loss, and
+    ``eps_sharpness``, Keskar et al.'s :math:`\\epsilon`-sharpness in percent (largest relative
+    loss increase in the box :math:`|\\delta_i| \\le \\epsilon(|\\theta_i|+1)`)."""
+    import copy
+
+    import torch
+    from course_lib import hessian, landscape
+
+    m = copy.deepcopy(model).double().cpu()
+    data = (torch.as_tensor(split.x_train, dtype=torch.float64), torch.as_tensor(split.y_train))
+    with _one_thread():
+        top = hessian.top_eigenvalues(m, squared_error, data, k=1, tol=1e-3, seed=seed).values[0]
+        eps = landscape.sharpness(m, squared_error, data, epsilon=epsilon, maxiter=maxiter, seed=seed)
+    return {"top_eigenvalue": float(top), "eps_sharpness": float(eps)}
+
+
+class Sweep(NamedTuple):
+    """Result of :func:`sharpness_sweep`: arrays of shape (seeds, batch sizes) of the final
+    ``train_loss``, ``train_accuracy``, ``test_accuracy``, ``top_eigenvalue`` and
+    ``eps_sharpness``; ``models`` the runs of the first seed (one torch model per batch size)."""
+
+    batch_sizes: np.ndarray
+    seeds: np.ndarray
+    train_loss: np.ndarray
+    train_accuracy: np.ndarray
+    test_accuracy: np.ndarray
+    top_eigenvalue: np.ndarray
+    eps_sharpness: np.ndarray
+    models: list
+
+
+def sharpness_sweep(split, batch_sizes: Sequence[int], updates: int, seeds: Sequence[int] = (0, 1, 2),
+                    lr: float = 0.3, epsilon: float = 1e-2, progress: bool = False) -> Sweep:
+    """Train every batch size for the same number of ``updates`` with every seed
+    (:func:`train_torch`, same learning rate) and measure the :func:`sharpness` of each
+    solution. Runs of one seed share their starting weights."""
+    keys = ("train_loss", "train_accuracy", "test_accuracy", "top_eigenvalue", "eps_sharpness")
+    out = {k: np.empty((len(seeds), len(batch_sizes))) for k in keys}
+    models = []
+    jobs = [(i, j) for i in range(len(seeds)) for j in range(len(batch_sizes))]
+    if progress:
+        from tqdm.auto import tqdm
+        jobs = tqdm(jobs, desc="sharpness sweep")
+    for i, j in jobs:
+        run = train_torch(split, batch_sizes[j], updates=updates, lr=lr, seed=seeds[i])
+        sharp = sharpness(run.model, split, epsilon=epsilon)
+        out["train_loss"][i, j] = run.train_loss[-1]
+        out["train_accuracy"][i, j] = run.train_accuracy[-1]
+        out["test_accuracy"][i, j] = run.test_accuracy[-1]
+        out["top_eigenvalue"][i, j] = sharp["top_eigenvalue"]
+        out["eps_sharpness"][i, j] = sharp["eps_sharpness"]
+        if i == 0:
+            models.append(run.model)
+    return Sweep(np.asarray(batch_sizes), np.asarray(seeds), models=models, **out)
+
+
+def interpolation(model_a, model_b, split, alphas=None) -> dict:
+    """Loss (:func:`squared_error`) and accuracy, on the training and the test set, along
+    :math:`\\theta(\\alpha) = (1-\\alpha)\\theta_a + \\alpha\\theta_b` (float64)."""
+    import copy
+
+    import torch
+    from course_lib import landscape
+
+    alphas = np.linspace(-1.0, 2.0, 31) if alphas is None else np.asarray(alphas, dtype=float)
+    a = copy.deepcopy(model_a).double().cpu()
+    b = copy.deepcopy(model_b).double().cpu()
+    theta_a = torch.cat([p.detach().reshape(-1) for p in a.parameters()])
+    theta_b = torch.cat([p.detach().reshape(-1) for p in b.parameters()])
+    ce = squared_error
+
+    def acc_fn(out, y):
+        return (out.argmax(dim=1) == y).double().mean()
+
+    out = {"alphas": alphas}
+    for name, (x, y) in (("train", (split.x_train, split.y_train)), ("test", (split.x_test, split.y_test))):
+        data = (torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y))
+        out[f"{name}_loss"] = landscape.interpolate(a, ce, data, theta_a, theta_b, alphas)
+        out[f"{name}_accuracy"] = landscape.interpolate(a, acc_fn, data, theta_a, theta_b, alphas)
+    return out
+
+
+# --------------------------------------------------------------------------- figures
+def draw_noise(noise: dict, n: int, batch_size: int | None = None, axes=None):
+    """Left: mean squared deviation of minibatch gradients from the full gradient, measured and
+    :func:`noise_theory`; right: mean cosine with the full gradient. ``batch_size`` highlights
+    one batch size (the playground's slider)."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    ax, bx = axes
+    b = noise["batch_sizes"]
+    grid = np.unique(np.round(np.geomspace(1, n - 1, 60)).astype(int))
+    ax.loglog(b, noise["mse"], "o", label="measured")
+    ax.loglog(grid, noise_theory(grid, n, noise["example_variance"]), "-", color="C1",
+              label=r"$\frac{\sigma^2}{B}\,\frac{n-B}{n-1}$")
+    ax.axhline(noise["full_norm"] ** 2, color="k", ls=":", label=r"$\|\nabla L\|^2$ (the signal)")
+    ax.set_xlabel("batch size B (examples)")
+    ax.set_ylabel(r"$E\,\|g_B - \nabla L\|^2$")
+    ax.set_title("Noise of the minibatch gradient")
+    bx.semilogx(b, noise["cosine"], "o-")
+    bx.set_ylim(0, 1.02)
+    bx.set_xlabel("batch size B (examples)")
+    bx.set_ylabel("mean cosine with the full gradient")
+    bx.set_title("Does a minibatch point the right way?")
+    if batch_size is not None:
+        i = int(np.argmin(np.abs(b - batch_size)))
+        for axis, values in ((ax, noise["mse"]), (bx, noise["cosine"])):
+            axis.plot(b[i], values[i], "o", ms=14, mfc="none", mec="C3", mew=2)
+        bx.text(b[i], noise["cosine"][i] - 0.08, f"B = {b[i]}: cosine {noise['cosine'][i]:.2f}",
+                color="C3", ha="center")
+    ax.legend(fontsize="small")
+    for axis in axes:
+        axis.grid(True, alpha=0.3)
+    return axes
+
+
+def draw_interpolation(curves: dict, labels=("small batch", "large batch"), ax=None):
+    """Keskar et al.'s Figure 3 in miniature: cross-entropy (left axis) and accuracy (right
+    axis) on the training and the test set along the line between two solutions."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 4))
+    a = curves["alphas"]
+    ax.semilogy(a, curves["train_loss"], "-", color="C0", label="training loss")
+    ax.semilogy(a, curves["test_loss"], "--", color="C0", label="test loss")
+    ax.set_xlabel(r"$\alpha$ in $(1-\alpha)\,\theta_{small} + \alpha\,\theta_{large}$")
+    ax.set_ylabel("squared-error loss (log scale)", color="C0")
+    bx = ax.twinx()
+    bx.plot(a, 100 * curves["train_accuracy"], "-", color="C1", label="training accuracy")
+    bx.plot(a, 100 * curves["test_accuracy"], "--", color="C1", label="test accuracy")
+    bx.set_ylabel("accuracy (%)", color="C1")
+    for x, name in zip((0, 1), labels):
+        ax.axvline(x, color="gray", lw=0.8)
+        ax.text(x, ax.get_ylim()[1], name, ha="center", va="bottom", fontsize="small")
+    lines = ax.get_legend_handles_labels()
+    more = bx.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize="small", loc="center left")
+    ax.set_title("From the small-batch to the large-batch solution", pad=18)
+    return ax

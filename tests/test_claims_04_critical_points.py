@@ -1,0 +1,106 @@
+"""The numbers chapter 4 states, recomputed with course_lib and asserted with margins."""
+import numpy as np
+import pytest
+
+from course_lib import hessian, surfaces
+from course_lib.experiments import critical_points as cp
+
+
+def test_himmelblau_has_four_minima_four_saddles_one_maximum():
+    found = cp.critical_points_2d(surfaces.himmelblau)
+    kinds = list(found.kinds)
+    assert kinds.count("minimum") == 4 and kinds.count("saddle") == 4 and kinds.count("maximum") == 1
+    # the minima found are the known ones
+    for m in surfaces.himmelblau.minima:
+        assert np.min(np.linalg.norm(found.points - m, axis=1)) < 1e-6
+    np.testing.assert_allclose(np.linalg.norm(surfaces.himmelblau.grad(found.points), axis=1), 0, atol=1e-8)
+
+
+def test_saddle_and_monkey_saddle():
+    s = cp.critical_points_2d(surfaces.saddle)
+    assert list(s.kinds) == ["saddle"]
+    np.testing.assert_allclose(s.eigenvalues[0], [-2.0, 2.0], atol=1e-12)
+    m = cp.critical_points_2d(surfaces.monkey_saddle)
+    assert list(m.kinds) == ["degenerate"]
+    assert np.abs(m.eigenvalues).max() < 1e-6
+    assert hessian.classify([0.0, 0.0]) == "degenerate"
+    # yet the monkey saddle goes down in some directions: not a minimum
+    assert surfaces.monkey_saddle.value(np.array([[-0.1, 0.0]]))[0] < 0
+
+
+def test_escape_time_matches_the_linearized_prediction():
+    values, vectors = cp.unit_eigenvectors(surfaces.saddle, [0.0, 0.0])
+    eps = np.array([1e-1, 1e-2, 1e-4, 1e-8])
+    measured = cp.escape_steps(surfaces.saddle, [0.0, 0.0], vectors[:, 0], eps, lr=0.1)
+    predicted = cp.predicted_escape_steps(values[0], 0.1, eps)
+    assert np.all(np.abs(measured - predicted) <= 1.5)
+    assert np.all(np.diff(measured) > 0)                      # closer start, longer stay
+    stuck = cp.escape_steps(surfaces.saddle, [0.0, 0.0], vectors[:, 1], [1e-1], lr=0.1, max_steps=2000)
+    assert stuck[0] == 2001                                    # on the positive eigenvector: never
+    with pytest.raises(ValueError):
+        cp.predicted_escape_steps(1.0, 0.1, 1e-3)
+
+
+def test_network_plateau_same_in_both_frameworks_and_predicted():
+    torch_run = cp.train_torch_net(hidden=8, steps=300, lr=0.05, init_scale=1e-6)
+    mxnet_run = cp.train_mxnet_net(hidden=8, steps=300, lr=0.05, init_scale=1e-6)
+    assert np.abs(torch_run.losses - mxnet_run.losses).max() < 1e-8
+    np.testing.assert_allclose(torch_run.parameters, mxnet_run.parameters, atol=1e-8)
+    assert abs(torch_run.losses[60] - 1.0) < 1e-3             # still on the plateau
+    assert torch_run.loss < 0.55                               # then escaped
+    half = int(np.argmax(torch_run.losses < 0.75))             # halfway down
+    predicted = np.log(1e6) / np.log(1 + 0.05 * 2.416)
+    assert abs(half - predicted) < 0.25 * predicted
+
+
+def test_theta_zero_is_a_saddle():
+    import torch
+    x, y = (torch.as_tensor(a) for a in cp.diabetes(np.float64))
+    zero = cp.scale_init(cp.train_torch_net(steps=1).model, 0.0)
+    lam = np.linalg.eigvalsh(hessian.full_hessian(zero, torch.nn.functional.mse_loss, (x, y)))
+    assert hessian.classify(lam, tol=1e-9) == "saddle"
+    assert np.sum(lam < -1e-9) == 8
+    assert lam[0] == pytest.approx(-2.416, abs=0.01)
+
+
+@pytest.fixture(scope="module")
+def census():
+    return cp.saddle_census(runs=24, hidden=8, train_steps=300, search_steps=300)
+
+
+def test_census_minimum_ratio_mostly_below_one(census):
+    """Headline claim: the near-critical points of the network are (almost) never minima."""
+    s = cp.census_summary(census)
+    assert s["points"] == 24 and s["parameters"] == 97
+    assert s["share_below_one"] >= 0.9            # chapter: 100%
+    assert s["max_ratio"] < 0.98                  # chapter: about 0.93
+    assert s["min_negative"] >= 3                 # chapter: several negative eigenvalues everywhere
+    assert s["kinds"].get("minimum", 0) <= 2
+    assert s["spearman_loss_ratio"] < -0.7        # chapter: -0.96, lower loss -> higher ratio
+    high = census.minimum_ratio[census.loss > np.quantile(census.loss, 0.75)]
+    assert np.all((high > 0.25) & (high < 0.6))   # chapter: high-loss points between 0.3 and 0.5
+    assert s["median_grad_norm"] < 0.2 * s["median_start_grad_norm"]   # an order of magnitude
+
+
+def test_census_hessians_match_full_hessian(census):
+    import torch
+    x, y = (torch.as_tensor(a) for a in cp.diabetes(np.float64))
+    run = int(np.argmin(census.loss))
+    lam = np.linalg.eigvalsh(hessian.full_hessian(cp.census_member(census, run), torch.nn.functional.mse_loss, (x, y)))
+    np.testing.assert_allclose(lam, census.eigenvalues[run], atol=1e-8)
+
+
+def test_escape_from_lowest_census_point_lowers_the_loss(census):
+    import torch
+    x, y = (torch.as_tensor(a) for a in cp.diabetes(np.float64))
+    best = cp.census_member(census, int(np.argmin(census.loss)))
+    escape = hessian.escape_direction(best, torch.nn.functional.mse_loss, (x, y))
+    assert escape.eigenvalue < 0 and escape.decrease > 0
+
+
+def test_random_minima_get_rare():
+    p = cp.random_minimum_probability([1, 2, 5, 8], samples=5000)
+    assert 0.78 < p[0] < 0.9          # chapter: about 84%
+    assert 0.4 < p[1] < 0.6           # about half
+    assert p[2] < 0.01                # fewer than 1 in 100
+    assert p[3] == 0.0                # none of the samples
