@@ -29,12 +29,29 @@ Example
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from . import rules as _rules
 
-__all__ = ["device", "TENSOR", "TENSOR_LIST", "RuleOptimizer", "SGD", "Adagrad", "RMSprop",
+__all__ = ["device", "one_thread", "TENSOR", "TENSOR_LIST", "RuleOptimizer", "SGD", "Adagrad", "RMSprop",
            "Adam", "AdamW", "Adadelta"]
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run torch on one CPU thread inside a ``with`` block, restoring the previous setting.
+
+    The course's networks are so small that synchronizing a second thread costs more than it
+    saves, and on a busy machine it can make a step many times slower. No effect on a GPU.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def device() -> torch.device:

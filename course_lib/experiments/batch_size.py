@@ -17,7 +17,6 @@ numbers up to float32 rounding.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from typing import NamedTuple, Sequence
@@ -33,19 +32,11 @@ __all__ = [
 ]
 
 
-@contextlib.contextmanager
 def _one_thread():
-    """Run torch on one CPU thread inside the block (restored afterwards). The networks here
-    are so small that a step costs less than synchronizing two threads; on a busy machine the
-    second thread can make training many times slower. No effect on the GPU's speed."""
-    import torch
+    """Torch on one CPU thread inside a ``with`` block (:func:`course_lib.torch.one_thread`)."""
+    from course_lib.torch import one_thread
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return one_thread()
 
 
 def load(n_train: int | None = None, seed: int = 0):

@@ -255,11 +255,10 @@ def __getattr__(name):
 
 
 def _one_thread():
-    """Torch on one CPU thread inside a ``with`` block (restored afterwards): these networks
-    are so small that synchronizing a second thread costs more than it saves."""
-    from course_lib.experiments.batch_size import _one_thread as one
+    """Torch on one CPU thread inside a ``with`` block (:func:`course_lib.torch.one_thread`)."""
+    from course_lib.torch import one_thread
 
-    return one()
+    return one_thread()
 
 
 def census_loss(outputs, targets):

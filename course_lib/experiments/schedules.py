@@ -15,7 +15,6 @@ Three experiments, all built on :mod:`course_lib.schedules` (the schedule functi
 """
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
@@ -320,19 +319,11 @@ def _check_run(lr, warmup, steps):
         raise ValueError(f"Invalid steps: {steps!r} (must be an integer >= 1)")
 
 
-@contextlib.contextmanager
 def _one_thread():
-    """Run torch on one CPU thread inside the block (these matrices are tiny: a second
-    thread only adds synchronization, and on a busy machine it can cost 10x); restores the
-    previous setting."""
-    import torch
+    """Torch on one CPU thread inside a ``with`` block (:func:`course_lib.torch.one_thread`)."""
+    from course_lib.torch import one_thread
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return one_thread()
 
 
 def _warmup_schedule(lr, warmup):
