@@ -93,20 +93,124 @@ def test_adapter_matches_numpy_rule_200_steps(cls, kw, rule, hyper):
                   atol=1e-4)
 
 
+@pytest.mark.parametrize("use_torch", [True, False], ids=["torch-path", "ndarray-path"])
 @pytest.mark.parametrize("cls,kw,rule,hyper", [CASES[1], CASES[5], CASES[7], CASES[9], CASES[12]],
                          ids=[IDS[i] for i in (1, 5, 7, 9, 12)])
-def test_rescale_clip_weight_decay_and_multipliers(cls, kw, rule, hyper):
+def test_rescale_clip_weight_decay_and_multipliers(cls, kw, rule, hyper, use_torch):
     """MXNet's own options: g <- clip(rescale_grad * g) + wd * w, lr and wd scaled per
     parameter by lr_mult / wd_mult. (MXNet clips at float32(clip_gradient): 0.75 is exact,
-    0.8 would not be, and centered RMSprop amplifies such differences.)"""
+    0.8 would not be, and centered RMSprop amplifies such differences: from about step 100
+    on, this run of it doubles a rounding difference every few steps, so the torch path,
+    whose fused ops round differently from numpy's, is compared at step 100.)"""
     opt = getattr(cm, cls)(**kw, rescale_grad=0.5, clip_gradient=0.75, wd=0.01)
+    opt.use_torch = use_torch
     opt.set_lr_mult({1: 0.5})
     opt.set_wd_mult({1: 3.0})
     hyper = dict(hyper)
     lr = hyper.pop("lr", rules.get(rule).defaults["lr"])
-    expected = _numpy(rule, transform=lambda i, g: np.clip(0.5 * g, -0.75, 0.75),
+    steps = 100 if use_torch and hyper.get("centered") else STEPS
+    expected = _numpy(rule, steps=steps, transform=lambda i, g: np.clip(0.5 * g, -0.75, 0.75),
                       lrs=[lr, 0.5 * lr], wd=(0.01, 0.03), **hyper)
-    _assert_match(_mxnet(opt), expected)
+    _assert_match(_mxnet(opt, steps=steps), expected)
+    assert set(opt._path_counts) == {"torch" if use_torch else "ndarray"}
+
+
+# ------------------------------------------------- the torch path and the NDArray fallback
+def _lockstep(make, steps=STEPS, dtype="float64"):
+    """Weights of two optimizers made by ``make()``, one on the torch path and one on the
+    NDArray path, fed the same gradients (those at the torch path's weights) step by step."""
+    fast, slow = make(), make()
+    slow.use_torch = False
+    updaters = [mx.optimizer.get_updater(fast), mx.optimizer.get_updater(slow)]
+    ws = [[mx.nd.array(x, dtype=dtype) for x in X0] for _ in updaters]
+    for _ in range(steps):
+        for i in range(len(X0)):
+            g = _grad(i, ws[0][i].asnumpy().astype(np.float64))
+            for updater, w in zip(updaters, ws):
+                updater(i, mx.nd.array(g, dtype=dtype), w[i])
+    assert set(fast._path_counts) == {"torch"} and set(slow._path_counts) == {"ndarray"}
+    return [[w.asnumpy().astype(np.float64) for w in ws_] for ws_ in ws]
+
+
+@pytest.mark.parametrize("cls,kw,rule,hyper", CASES, ids=IDS)
+def test_torch_path_and_ndarray_fallback_take_the_same_steps(cls, kw, rule, hyper):
+    """The same rule through torch views (the default on the CPU) and through NDArray ops:
+    the same weights after 200 steps to 1e-6, with every MXNet option switched on."""
+    def make():
+        opt = getattr(cm, cls)(**kw, rescale_grad=0.5, clip_gradient=0.75, wd=0.01)
+        opt.set_lr_mult({1: 0.5})
+        opt.set_wd_mult({1: 3.0})
+        return opt
+
+    fast, slow = _lockstep(make)
+    _assert_match(fast, slow, rtol=1e-6, atol=1e-9)
+    if not kw.get("centered"):  # float32: last-bit differences per step, summed over 100
+        fast, slow = _lockstep(make, steps=100, dtype="float32")
+        _assert_match(fast, slow, rtol=1e-4, atol=1e-5)
+
+
+def _train_net(optimizer, steps=30, eval_every_step=False, dtype="float64"):
+    """A small conv net trained by a Trainer (biases with lr_mult 0.5); its parameters
+    afterwards. (float64: in float32 the two paths' last-bit differences, e.g. in sqrt, grow
+    along a free-running trajectory like any rounding difference would.)"""
+    mx.random.seed(1)
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Conv2D(4, 3, in_channels=2), gluon.nn.Dense(8, activation="tanh", in_units=64),
+            gluon.nn.Dense(1, in_units=8))
+    net.initialize(mx.init.Normal(0.3))
+    net.cast(dtype)
+    r = np.random.default_rng(1)
+    x = mx.nd.array(r.standard_normal((16, 2, 6, 6)), dtype=dtype)
+    y = mx.nd.array(r.standard_normal((16, 1)), dtype=dtype)
+    for name, p in net.collect_params().items():
+        if name.endswith("bias"):
+            p.lr_mult = 0.5
+    trainer = gluon.Trainer(net.collect_params(), optimizer)
+    loss_fn = gluon.loss.L2Loss()
+    for _ in range(steps):
+        if eval_every_step:  # inference: MXNet may keep conv weights in an MKLDNN layout
+            net(x).wait_to_read()
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(x.shape[0])
+    return [p.data().asnumpy().astype(np.float64) for p in net.collect_params().values()]
+
+
+@pytest.mark.parametrize("cls,kw", [("SGD", dict(learning_rate=0.05, momentum=0.9)),
+                                    ("Adagrad", dict(learning_rate=0.1)),
+                                    ("RMSProp", dict(learning_rate=0.01, gamma2=0.5)),
+                                    ("Adam", dict(learning_rate=0.01, wd=1e-3)),
+                                    ("AdaDelta", dict())])
+def test_trainer_torch_path_matches_ndarray_fallback(cls, kw):
+    """In a gluon.Trainer (several parameters per update call, different lr_mult): the two
+    paths give the same trajectory to 1e-6."""
+    torch = pytest.importorskip("torch")
+    fast, slow = getattr(cm, cls)(**kw), getattr(cm, cls)(**kw)
+    slow.use_torch = False
+    threads = torch.get_num_threads()
+    got = _train_net(fast)
+    assert torch.get_num_threads() == threads  # torch_threads applies only inside update
+    _assert_match_net(got, _train_net(slow))
+    assert set(fast._path_counts) == {"torch"} and set(slow._path_counts) == {"ndarray"}
+    assert fast.aggregate_num > 1
+    assert fast._path_counts["torch"] == 30 * 6  # 6 parameters, all through torch
+    start = _train_net(getattr(cm, cls)(**kw), steps=0)
+    assert max(np.abs(a - b).max() for a, b in zip(got, start)) > 1e-2
+
+
+def _assert_match_net(got, expected):
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-6)
+
+
+def test_inference_between_steps_keeps_paths_equal():
+    """Forward passes outside autograd between steps (evaluation) do not break the views."""
+    kw = dict(learning_rate=0.01)
+    slow = cm.Adam(**kw)
+    slow.use_torch = False
+    _assert_match_net(_train_net(cm.Adam(**kw), eval_every_step=True),
+                      _train_net(slow, eval_every_step=True))
 
 
 def _net_and_data(seed=0):
@@ -152,28 +256,88 @@ def test_registered_names(name, cls):
     assert type(mx.optimizer.create(cls.lower())).__module__.startswith("mxnet")
 
 
-def test_trainer_states_round_trip(tmp_path):
-    """Save the Trainer's optimizer states halfway, load them into a fresh Trainer: the same
-    as one uninterrupted run."""
-    full, _ = _train([cm.Adam(learning_rate=0.05, amsgrad=True)], steps=40)
-    net, x, y = _net_and_data()
+def _steps(net, x, y, trainer, n):
     loss_fn = gluon.loss.L2Loss()
-    trainer = gluon.Trainer(net.collect_params(), cm.Adam(learning_rate=0.05, amsgrad=True))
+    for _ in range(n):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(x.shape[0])
 
-    def steps(trainer, n):
-        for _ in range(n):
-            with autograd.record():
-                loss = loss_fn(net(x), y)
-            loss.backward()
-            trainer.step(x.shape[0])
 
-    steps(trainer, 20)
-    trainer.save_states(str(tmp_path / "adam.states"))
-    fresh = gluon.Trainer(net.collect_params(), cm.Adam(learning_rate=0.05, amsgrad=True))
-    fresh.load_states(str(tmp_path / "adam.states"))
-    steps(fresh, 20)
+ROUND_TRIP = [("Adam", dict(learning_rate=0.05, amsgrad=True)),
+              ("SGD", dict(learning_rate=0.05, momentum=0.9))]  # SGD: state made at step 1
+
+
+@pytest.mark.parametrize("cls,kw", ROUND_TRIP, ids=[c for c, _ in ROUND_TRIP])
+def test_trainer_states_round_trip(tmp_path, cls, kw):
+    """Save the Trainer's optimizer states halfway, load them into a fresh Trainer: the same
+    as one uninterrupted run (both on the torch path, which keeps its state in NDArrays)."""
+    full, _ = _train([getattr(cm, cls)(**kw)], steps=40)
+    net, x, y = _net_and_data()
+    trainer = gluon.Trainer(net.collect_params(), getattr(cm, cls)(**kw))
+    _steps(net, x, y, trainer, 20)
+    assert set(trainer._optimizer._path_counts) == {"torch"}
+    trainer.save_states(str(tmp_path / "states"))
+    fresh = gluon.Trainer(net.collect_params(), getattr(cm, cls)(**kw))
+    fresh.load_states(str(tmp_path / "states"))
+    _steps(net, x, y, fresh, 20)
+    assert set(fresh._optimizer._path_counts) == {"torch"}
+    assert all(isinstance(v, mx.nd.NDArray) for s in fresh._updaters[0].states.values()
+               for k, v in s.items() if k != "step")
     for a, b in zip(full, [p.data().asnumpy() for p in net.collect_params().values()]):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+_NO_TORCH = """
+import sys, pickle
+sys.modules["torch"] = None  # torch cannot be imported
+sys.path.insert(0, {tests!r})
+import numpy as np
+import mxnet as mx
+from mxnet import gluon
+import course_lib.mxnet as cm
+import test_mxnet_optim as t
+assert cm._torch_modules() is None
+net, x, y = t._net_and_data()
+net.load_parameters({states!r} + ".params")  # the weights after 20 steps
+trainer = gluon.Trainer(net.collect_params(), cm.{cls}(**{kw!r}))
+trainer.load_states({states!r})  # saved by the torch path
+t._steps(net, x, y, trainer, 20)
+assert set(trainer._optimizer._path_counts) == {{"ndarray"}}, trainer._optimizer._path_counts
+assert sys.modules["torch"] is None
+np.save({out!r}, np.concatenate([p.data().asnumpy().ravel()
+                                 for p in net.collect_params().values()]))
+"""
+
+
+@pytest.mark.parametrize("cls,kw", ROUND_TRIP, ids=[c for c, _ in ROUND_TRIP])
+def test_without_torch_the_ndarray_fallback_runs_and_loads_saved_states(tmp_path, cls, kw):
+    """With torch hidden (a subprocess), ``course_lib.mxnet`` imports, the rule runs on
+    NDArrays, and it continues from states the torch path saved: the same weights as an
+    uninterrupted torch-path run."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    full, _ = _train([getattr(cm, cls)(**kw)], steps=40)
+    net, x, y = _net_and_data()
+    trainer = gluon.Trainer(net.collect_params(), getattr(cm, cls)(**kw))
+    _steps(net, x, y, trainer, 20)
+    trainer.save_states(str(tmp_path / "states"))
+    net.save_parameters(str(tmp_path / "states.params"))
+    out = tmp_path / "weights.npy"
+    root = Path(__file__).resolve().parents[1]
+    code = _NO_TORCH.format(tests=str(root / "tests"), cls=cls, kw=kw,
+                            states=str(tmp_path / "states"), out=str(out))
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    got = np.load(out)
+    np.testing.assert_allclose(got, np.concatenate([a.ravel() for a in full]), rtol=1e-5,
+                               atol=1e-6)
 
 
 def test_adam_eps_convention_differs_from_mxnet_builtin_as_documented():
@@ -247,3 +411,26 @@ def test_bad_input_raises_value_error_naming_the_parameter(cls, kw, param):
 
 def test_context_is_cpu_or_gpu():
     assert cm.context().device_type in ("cpu", "gpu")
+
+
+def test_float16_with_multi_precision_runs_float32_master_copies_through_torch():
+    """multi_precision=True: the rule updates float32 master copies (torch path) and MXNet
+    casts them to the float16 weights; the same as the NDArray path. Plain float16 weights
+    stay on the NDArray path."""
+    def run(use_torch, multi_precision=True):
+        opt = cm.Adam(learning_rate=0.01, multi_precision=multi_precision)
+        opt.use_torch = use_torch
+        updater = mx.optimizer.get_updater(opt)
+        ws = [mx.nd.array(np.linspace(-1, 1, n), dtype="float16") for n in (5, 7)]
+        for _ in range(10):
+            updater([0, 1], [w * 2 for w in ws], ws)  # a list: as gluon.Trainer calls it
+        return [w.asnumpy().astype(np.float64) for w in ws], opt._path_counts
+
+    fast, counts = run(True)
+    slow, _ = run(False)
+    assert counts == {"torch": 20}
+    for f, s, n in zip(fast, slow, (5, 7)):
+        np.testing.assert_array_equal(f, s)
+        assert np.abs(f - np.linspace(-1, 1, n)).max() > 0.05
+    with pytest.warns(UserWarning, match="float16"):
+        assert run(True, multi_precision=False)[1] == {"ndarray": 20}
