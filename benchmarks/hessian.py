@@ -10,7 +10,8 @@ float64 copy of the model: an algorithm independent of both):
 
 1. top-5 eigenvalues of an MLP 64-128-128-10 (26k parameters) briefly trained on digits:
    >= 4x faster than ``hessian.eigenvalues(top_n=5)`` at its default tol, relative error
-   <= 1e-3;
+   <= 1e-3; judged for the default call and, separately, for ``tol=1e-2,
+   start="gradient"`` (a looser residual bound; the error is measured, not assumed);
 2. top-1 eigenvalue of a ~150k-parameter CNN on digits: faster at equal or better accuracy;
 3. trace of a ~3k-parameter MLP trained to a low loss: at PyHessian's budget (its maxIter,
    100 HVPs), >= 2x lower mean error over 20 seeds (Hutch++) than its Hutchinson, against the
@@ -151,16 +152,16 @@ def verdict(ok):
 
 
 # ------------------------------------------------------------------ the four bars
-def compare_top(name, model, data, k, seeds, bar, error_bar=None, gradient_row=False):
+def compare_top(name, model, data, k, seeds, bar, error_bar=None, variants=None):
     """Median time ratio and worst relative error; ``error_bar=None``: PyHessian's accuracy or better.
 
-    ``gradient_row`` adds, for information, course_lib with ``start="gradient"``; the bar is
-    judged on the default (random) start.
+    ``variants`` maps a row name to extra keyword arguments of ``top_eigenvalues`` (say
+    ``{"tol": 1e-2}``). Returns ``{row: bar met}`` for the default call ("course_lib") and
+    each variant, each judged on its own speed and error.
     """
     ref = float64_reference(model, data, k)
-    rows = {"course_lib": []}
-    if gradient_row:
-        rows["+gradient"] = []
+    variants = {"course_lib": {}, **(variants or {})}
+    rows = {who: [] for who in variants}
     if PYHESSIAN is not None:
         rows["pyhessian"] = []
     for seed in seeds:
@@ -170,44 +171,38 @@ def compare_top(name, model, data, k, seeds, bar, error_bar=None, gradient_row=F
             t, values = timed(lambda: pyhessian_for(model, data).eigenvalues(top_n=k)[0])
             release(model)
             rows["pyhessian"].append((t, HVPS["pyhessian"], np.max(np.abs(np.sort(values)[::-1] / ref - 1))))
-        box = {}
+        for who, kwargs in variants.items():
+            box = {}
 
-        def run_ours():
-            box["op"] = hessian.HessianOperator(model, F.cross_entropy, data)
-            return hessian.top_eigenvalues(box["op"], k=k, seed=seed).values
-
-        t, values = timed(run_ours)
-        rows["course_lib"].append((t, box["op"].num_hvps, np.max(np.abs(values / ref - 1))))
-        if gradient_row:
-            def run_gradient():
+            def run_ours():
                 box["op"] = hessian.HessianOperator(model, F.cross_entropy, data)
-                return hessian.top_eigenvalues(box["op"], k=k, seed=seed, start="gradient").values
+                return hessian.top_eigenvalues(box["op"], k=k, seed=seed, **kwargs).values
 
-            t, values = timed(run_gradient)
-            rows["+gradient"].append((t, box["op"].num_hvps, np.max(np.abs(values / ref - 1))))
+            t, values = timed(run_ours)
+            rows[who].append((t, box["op"].num_hvps, np.max(np.abs(values / ref - 1))))
     print(f"\n{name}: top-{k} eigenvalues, n = {n_params(model):,} parameters, "
           f"{len(data[0])} examples, float64 reference lambda = {np.round(ref, 5)}")
-    med = {}
+    med, err = {}, {}
     for who, r in rows.items():
         times, hvps, errs = zip(*r)
-        med[who] = statistics.median(times)
-        print(f"  {who:10s} median {med[who] * 1e3:8.0f} ms   HVPs {min(hvps)}-{max(hvps)}   "
-              f"max relative error {max(errs):.1e}")
-    err_ours = max(r[2] for r in rows["course_lib"])
+        med[who], err[who] = statistics.median(times), max(errs)
+        label = who if who in ("course_lib", "pyhessian") else "  " + who
+        print(f"  {label:12s} median {med[who] * 1e3:8.0f} ms   HVPs {min(hvps)}-{max(hvps)}   "
+              f"max relative error {err[who]:.1e}")
     if PYHESSIAN is None:
-        ok = error_bar is None or err_ours <= error_bar
-        print(f"  PyHessian skipped: no speed ratio; error {err_ours:.1e}"
-              + ("" if error_bar is None else f" (bar <= {error_bar:g}): {verdict(ok)}"))
-        return ok
-    ratio = med["pyhessian"] / med["course_lib"]
-    err_theirs = max(r[2] for r in rows["pyhessian"])
-    limit = err_theirs if error_bar is None else error_bar
-    ok = ratio >= bar and err_ours <= limit
-    if gradient_row:
-        print(f"  (with start='gradient': speed-up {med['pyhessian'] / med['+gradient']:.1f}x)")
-    print(f"  speed-up {ratio:.1f}x (bar >= {bar:g}x), error {err_ours:.1e} vs PyHessian's "
-          f"{err_theirs:.1e} (bar <= {'PyHessian' if error_bar is None else f'{error_bar:g}'}): {verdict(ok)}")
-    return ok
+        oks = {who: error_bar is None or err[who] <= error_bar for who in variants}
+        print(f"  PyHessian skipped: no speed ratio; error {err['course_lib']:.1e}"
+              + ("" if error_bar is None else f" (bar <= {error_bar:g}): {verdict(oks['course_lib'])}"))
+        return oks
+    limit = err["pyhessian"] if error_bar is None else error_bar
+    oks = {}
+    for who in [*variants][::-1]:  # the default call last
+        ratio = med["pyhessian"] / med[who]
+        oks[who] = ratio >= bar and err[who] <= limit
+        print(f"  {'' if who == 'course_lib' else f'with {who}: '}speed-up {ratio:.1f}x (bar >= {bar:g}x), "
+              f"error {err[who]:.1e} vs PyHessian's {err['pyhessian']:.1e} "
+              f"(bar <= {'PyHessian' if error_bar is None else f'{error_bar:g}'}): {verdict(oks[who])}")
+    return oks
 
 
 def pyhessian_stop(samples, tol=1e-3):
@@ -319,12 +314,18 @@ def main(argv=None):
 
     sizes, n_mlp = ([64, 16, 10], 300) if q else ([64, 128, 128, 10], len(x))
     model = train_briefly(mlp(sizes).to(DEVICE), x[:n_mlp], y[:n_mlp], epochs=1 if q else 3)
-    results["MLP top-5"] = compare_top("MLP " + "-".join(map(str, sizes)), model, (x[:n_mlp], y[:n_mlp]),
-                                       5, range(2 if q else 5), 4, 1e-3, gradient_row=True)
+    # The default call bounds every residual by tol |lambda| (rigorous, pessimistic). The
+    # variant trades that guarantee for speed: its error is measured, not promised (on the
+    # clustered spectrum of the --quick model it misses by far).
+    fast = "tol=1e-2, start=gradient"
+    top5 = compare_top("MLP " + "-".join(map(str, sizes)), model, (x[:n_mlp], y[:n_mlp]), 5, range(2 if q else 5),
+                       4, 1e-3, variants={fast: {"tol": 1e-2, "start": "gradient"}})
+    results["MLP top-5"] = top5["course_lib"]
+    results[f"MLP top-5 with {fast}"] = top5[fast]
 
     small = slice(0, 64 if q else 512)  # keeps the CNN's HVPs affordable on a CPU
     model = train_briefly((cnn(4, 8, 16) if q else cnn()).to(DEVICE), x[small], y[small], epochs=1 if q else 2)
-    results["CNN top-1"] = compare_top("CNN", model, (x[small], y[small]), 1, range(2 if q else 3), 1)
+    results["CNN top-1"] = compare_top("CNN", model, (x[small], y[small]), 1, range(2 if q else 3), 1)["course_lib"]
 
     # Trained to a low loss (30 epochs): the Hessian then has the few outlying eigenvalues that
     # Hutch++ captures exactly; barely trained, its spectrum is flat and Hutch++ gains nothing.

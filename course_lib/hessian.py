@@ -417,21 +417,37 @@ class _Krylov:
         self.hvps = 0
 
     def _orthogonalize(self, w: torch.Tensor, rows: int):
+        """Make w orthogonal to the first ``rows`` basis vectors; returns (w, coefficients, |w|).
+
+        The Lanczos recurrence puts almost all of :math:`Hv_j` on :math:`v_j` and
+        :math:`v_{j-1}`, so those two go first (cheap); one classical Gram-Schmidt pass over
+        the whole basis then removes what rounding left. A second pass runs only after heavy
+        cancellation (the pass shrank w below 0.7 of its norm: Daniel, Gragg, Kaufman and
+        Stewart's test), which keeps the basis orthogonal to working precision.
+        """
         basis = self.V[:rows]
-        h = basis @ w
-        w = w - basis.T @ h
-        h2 = basis @ w  # a second pass restores orthogonality lost to rounding ("twice is enough")
-        return w - basis.T @ h2, h + h2
+        last = basis[max(rows - 2, 0):]
+        c = last @ w
+        w = w - c @ last
+        h = torch.cat([torch.zeros(rows - len(c), dtype=w.dtype, device=w.device), c])
+        norm = torch.linalg.vector_norm(w)
+        for _ in range(2):
+            c = basis @ w
+            w = w - c @ basis
+            h += c
+            before, norm = norm, torch.linalg.vector_norm(w)
+            if norm >= 0.7 * before:
+                break
+        return w, h, float(norm)
 
     def extend(self) -> None:
         j = self.j
         w = self.apply(self.V[j]).to(self.V.dtype)
         self.hvps += 1
-        w, h = self._orthogonalize(w, j + 1)
+        w, h, self.beta = self._orthogonalize(w, j + 1)
         h = h.cpu().numpy()
         self.P[:j + 1, j] = h
         self.P[j, :j + 1] = h
-        self.beta = float(torch.linalg.vector_norm(w))
         self.j = j + 1
         if self.j >= self.V.shape[1]:  # the whole space is spanned: P is similar to H
             return
@@ -441,8 +457,8 @@ class _Krylov:
             # An invariant subspace: the Krylov sequence ended. Go on with a fresh direction
             # orthogonal to it (its eigenvalues were invisible from the starting vector).
             fresh = _random_vector(self.V.shape[1], self.seed + self.j, self.V.device, self.V.dtype)
-            fresh, _ = self._orthogonalize(fresh, self.j)
-            self.V[self.j] = fresh / torch.linalg.vector_norm(fresh)
+            fresh, _, norm = self._orthogonalize(fresh, self.j)
+            self.V[self.j] = fresh / norm
 
     @property
     def exhausted(self) -> bool:
@@ -573,6 +589,11 @@ def top_eigenvalues(model, loss_fn=None, data=None, k: int = 1, tol: float = 1e-
         Relative accuracy of each eigenvalue, in (0, 1): Lanczos stops when every residual
         :math:`r \\le tol\\,|\\vartheta|` (see the module docstring); residuals below the
         rounding level of the model's dtype (100 eps :math:`\\lambda_{max}`) count as zero.
+        This bound is rigorous and pessimistic: an eigenvalue a gap :math:`\\delta` away from
+        the others is in error by about :math:`r^2/\\delta`, so ``tol=1e-2`` (with
+        ``start="gradient"``: 12-13 products instead of 16-17) still gave the top-5 of a
+        trained MLP to 2e-4. The rigorous bound is the default because a cluster of
+        eigenvalues that Lanczos has not yet resolved looks like one well-separated eigenvalue.
     ncv : int, optional
         Size of the Lanczos basis before a thick restart: default ``max(2k+1, 20)`` here,
         ``max(2k+1, 40)`` in :func:`bottom_eigenvalues`, lowered to fit 1 GiB; memory is

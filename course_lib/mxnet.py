@@ -331,7 +331,7 @@ class RuleOptimizer(mx.optimizer.Optimizer):
         def run(unit, lazy=False):
             nonlocal new_step
             ps, gs = [u[0] for u in unit], prepared([u[1] for u in unit])
-            lists = {k: [u[2][k] for u in unit] for k in keys}
+            lists = {k: [u[2 + i] for u in unit] for i, k in enumerate(keys)}
             batch = dict(lists)
             if lazy:
                 batch.update({k: None for k in keys if lists[k][0] is None})
@@ -346,26 +346,12 @@ class RuleOptimizer(mx.optimizer.Optimizer):
                 elif batch[k] is not lists[k]:  # a rule that rebinds a state entry
                     torch._foreach_copy_(lists[k], batch[k])
 
-        views = [v for _, _, v in items]
-        if any(v[2][k] is None for v in views for k in keys):
-            run(views, lazy=True)
+        groups = [[p, g] + [named[k] for k in keys] for _, _, (p, g, named) in items]
+        if any(t is None for group in groups for t in group):
+            run(groups, lazy=True)
             arena.clear()  # buffers as large as all these parameters: not worth keeping
         else:
-            size, unit, filled = self.unit_size, [], 0
-            for p, g, named in views:
-                n = p.numel()
-                if n > size:
-                    flat = [p.view(-1), g.view(-1), {k: t.view(-1) for k, t in named.items()}]
-                    for lo in range(0, n, size):
-                        run([[flat[0][lo:lo + size], flat[1][lo:lo + size],
-                              {k: t[lo:lo + size] for k, t in flat[2].items()}]])
-                    continue
-                unit.append((p, g, named))
-                filled += n
-                if filled >= size:
-                    run(unit)
-                    unit, filled = [], 0
-            if unit:
+            for unit in ct.work_units(groups, self.unit_size):
                 run(unit)
         if step is not None:
             for s in states:

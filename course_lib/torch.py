@@ -256,6 +256,30 @@ TENSOR = TensorOps()
 TENSOR_LIST = TensorListOps()
 
 
+def work_units(groups, size: int):
+    """Cut ``groups`` into work units of about ``size`` elements, for cache-sized updates.
+
+    A group is a list of same-shaped tensors (a parameter, its gradient, its state). Groups
+    smaller than ``size`` share a unit; a larger one whose tensors are all contiguous is cut
+    into flat slices of at most ``size`` elements, one unit each. Yields lists of groups.
+    """
+    unit, filled = [], 0
+    for group in groups:
+        n = group[0].numel()
+        if n > size and all(t.is_contiguous() and t.shape == group[0].shape for t in group):
+            flat = [t.view(-1) for t in group]
+            for lo in range(0, n, size):
+                yield [[f[lo:lo + size] for f in flat]]
+            continue
+        unit.append(group)
+        filled += n
+        if filled >= size:
+            yield unit
+            unit, filled = [], 0
+    if unit:
+        yield unit
+
+
 def _scalar(value):
     """Python number for the rules' scalar arithmetic (lr and betas may be 1-element tensors)."""
     if isinstance(value, torch.Tensor):
@@ -340,8 +364,6 @@ class RuleOptimizer(torch.optim.Optimizer):
         arena = self.__dict__.setdefault("_arena", {})
         step = float(states[0]["step"]) if "step" in states[0] else None
         new_step = step
-        size = self.unit_size
-        unit, filled = [], 0
 
         def run(unit):
             nonlocal new_step
@@ -359,20 +381,8 @@ class RuleOptimizer(torch.optim.Optimizer):
                     torch._foreach_copy_(lists[k], batch[k])
             new_step = batch.get("step")
 
-        for p, state in zip(params, states):
-            tensors = [p, p.grad] + [state[k] for k in keys]
-            n = p.numel()
-            if n > size and all(t.is_contiguous() and t.shape == p.shape for t in tensors):
-                flat = [t.view(-1) for t in tensors]
-                for lo in range(0, n, size):
-                    run([[f[lo:lo + size] for f in flat]])
-                continue
-            unit.append(tensors)
-            filled += n
-            if filled >= size:
-                run(unit)
-                unit, filled = [], 0
-        if unit:
+        groups = [[p, p.grad] + [state[k] for k in keys] for p, state in zip(params, states)]
+        for unit in work_units(groups, self.unit_size):
             run(unit)
         if step is not None and new_step != step:
             torch._foreach_add_([s["step"] for s in states], new_step - step)

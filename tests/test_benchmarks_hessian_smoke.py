@@ -25,7 +25,9 @@ def test_hessian_benchmark_runs_quickly_without_pyhessian():
     assert "pyhessian  median" not in out                       # no PyHessian row at all
     for section in ("MLP 64-16-10: top-5", "CNN: top-1", "trace: MLP", "density: SLQ", "summary:"):
         assert section in out, section
-    # course_lib's rows: top-5 (random and gradient start), top-1, two densities, vs float64 ARPACK
-    errors = [float(e) for e in re.findall(r"(?:course_lib|\+gradient) .*max relative error ([0-9.eE+-]+)", out)]
-    assert len(errors) == 5 and max(errors) < 1e-3, out
+    # course_lib's default rows: top-5, top-1, two densities, against float64 ARPACK (the
+    # faster top-5 variant is printed too, but its error is not promised: no assertion)
+    errors = [float(e) for e in re.findall(r"course_lib +median.*max relative error ([0-9.eE+-]+)", out)]
+    assert len(errors) == 4 and max(errors) < 1e-3, out
+    assert "tol=1e-2, start=gradient median" in out
     assert "MLP top-5 PASS" in out and "density PASS" in out and "density (batch 200) PASS" in out
