@@ -1,7 +1,7 @@
 # The two commands of the course: `make book` and `make test`. Both create the virtual
 # environment on first use and reuse it afterwards (reinstalling only when
 # requirements.txt or pyproject.toml changed).
-PYTHON ?= python3
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -19,6 +19,7 @@ help:
 env: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else f"Python 3.11 is needed (the pinned MXNet and torch wheels), {sys.executable} is {v[0]}.{v[1]}: run make PYTHON=/path/to/python3.11")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
@@ -31,6 +32,7 @@ book: $(STAMP)
 # One math thread per test worker (and per notebook kernel it starts): with JOBS workers on
 # JOBS cores, torch's and OpenBLAS's own thread pools only fight each other.
 test: $(STAMP)
+	@bash .ci/system-packages bwrap:bubblewrap
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(JOBS) --dist loadgroup
 
 benchmarks: $(STAMP)
@@ -42,6 +44,7 @@ clean:
 	rm -rf _build .pytest_cache
 
 browser: $(STAMP)
+	@bash .ci/system-packages chromium:chromium chromedriver:chromium-driver
 	$(PY) tests/browser_check.py
 
 jupyter: $(STAMP)
