@@ -2,7 +2,8 @@
 
 Serves ``_build/html`` on a local port, loads every chapter page and checks that
 
-* MathJax rendered the math (``mjx-container`` elements, no raw ``$$`` left),
+* MathJax rendered every formula (each ``.math`` element holds an ``mjx-container``, so no
+  raw TeX is left) and none of them is a TeX error (``mjx-merror``),
 * the page has at least one figure and one static Playground control,
 * moving the first slider of the page changes the figure it drives,
 * the page links to its notebook in a local Jupyter,
@@ -32,7 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,1600"]
+                  "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,1600",
+                  # Offline, provably: every host name but the local server's fails to resolve,
+                  # so a page that fetched anything from the internet would log an error.
+                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"]
 
 
 class _LinkCollector(html.parser.HTMLParser):
@@ -116,10 +120,14 @@ def check_page(driver, url: str, shot: Path) -> list[str]:
     _wait(lambda: driver.execute_script("return document.readyState") == "complete")
     has_math = driver.execute_script("return document.querySelectorAll('.math').length > 0")
     if has_math:
-        rendered = _wait(lambda: driver.execute_script(
-            "return document.querySelectorAll('mjx-container').length"))
-        if not rendered:
-            failures.append("math did not render (no mjx-container)")
+        unrendered = "return Array.from(document.querySelectorAll('.math'))" \
+                     ".filter(e => !e.querySelector('mjx-container')).length"
+        left = _wait(lambda: driver.execute_script(unrendered) == 0) or driver.execute_script(unrendered)
+        if left is not True:
+            failures.append(f"math did not render: {left} formula(s) left as raw TeX")
+        errors = driver.execute_script("return document.querySelectorAll('mjx-merror').length")
+        if errors:
+            failures.append(f"{errors} formula(s) rendered as MathJax errors (mjx-merror)")
     else:
         failures.append("no math on the page")
     figures = driver.execute_script(
