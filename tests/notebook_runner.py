@@ -65,12 +65,13 @@ def store_in_book_cache(path: Path, executed: nbformat.NotebookNode, seconds: fl
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    from course_lib.config import device_name
+    from course_lib.config import device_name, mode
 
     cache_dir = ROOT / ".jupyter_cache"
     with _locked(ROOT / ".jupyter_cache.lock"):
         get_cache(str(cache_dir)).cache_notebook_bundle(
-            CacheBundleIn(executed, str(Path(path).resolve()), data={"execution_seconds": seconds, "device": device_name()}),
+            CacheBundleIn(executed, str(Path(path).resolve()), data={"execution_seconds": seconds, "device": device_name(),
+                                                                   "mode": mode()}),
             check_validity=False, overwrite=True)
 
 

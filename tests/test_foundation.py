@@ -147,3 +147,35 @@ def test_toc_lists_only_existing_files():
         if "file:" in line:
             stem = line.split("file:")[1].strip()
             assert (ROOT / f"{stem}.md").exists() or (ROOT / f"{stem}.ipynb").exists(), stem
+
+
+def test_status_page_records_mode_and_a_build_never_mixes_modes(tmp_path, monkeypatch):
+    """The book's extension tags untagged cache records with this build's mode and device, and
+    forgets records executed in the other mode (so that the build executes them again)."""
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import course_build_info as info
+
+    cache = get_cache(str(tmp_path / "cache"))
+    for name, data in (("a", {"execution_seconds": 1.0, "mode": "fast", "device": "CPU"}),
+                       ("b", {"execution_seconds": 2.0})):   # b: executed by a build (myst-nb)
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"print('{name}')")])
+        cache.cache_notebook_bundle(CacheBundleIn(nb, str(tmp_path / f"{name}.md"), data=data),
+                                    check_validity=False)
+
+    class App:
+        srcdir = str(tmp_path)
+
+        class config:
+            nb_execution_cache_path = "cache"
+
+    monkeypatch.setenv("COURSE_LIB_MODE", "full")
+    runs = info._cached_runs(App)
+    assert runs[str(tmp_path / "a.md")] == {"device": "CPU", "mode": "fast"}
+    assert runs[str(tmp_path / "b.md")]["mode"] == "full"          # tagged with this build's
+    info._drop_other_mode(App)
+    left = [r.uri for r in get_cache(str(tmp_path / "cache")).list_cache_records()]
+    assert left == [str(tmp_path / "b.md")]                          # the fast record is gone

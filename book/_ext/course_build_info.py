@@ -3,9 +3,10 @@
 * ``{{ build_mode }}`` is ``fast`` or ``full`` (:func:`course_lib.config.mode`) and
   ``{{ build_device }}`` the device of this build (:func:`course_lib.config.device_name`),
   as MyST substitutions;
-* the ``{nb-exec-table}`` of the status page gains a *Device* column: the device each chapter
-  last executed on. A chapter executed by the tests (tests/notebook_runner.py) records its
-  device in the execution cache; one executed by this build ran on this build's device.
+* the ``{nb-exec-table}`` of the status page gains *Mode* and *Device* columns: how and where
+  each chapter last executed. A chapter executed by the tests (tests/notebook_runner.py)
+  records both in the execution cache; one executed by this build ran in this build's. A
+  cached chapter executed in the other mode is executed again, so a build never mixes modes.
 """
 from __future__ import annotations
 
@@ -20,37 +21,73 @@ def _add_substitutions(app, config):
     config.myst_substitutions = subs
 
 
-def _cached_devices(app) -> dict[str, str]:
-    """Executed notebook path -> device, from the newest cache record of each notebook."""
+def _cache(app):
     from jupyter_cache import get_cache
 
     path = Path(app.srcdir) / (app.config.nb_execution_cache_path or ".jupyter_cache")
-    if not path.exists():
+    return get_cache(str(path)) if path.exists() else None
+
+
+def _drop_other_mode(app):
+    """Forget cached chapters executed in the other mode, so this build executes them again:
+    a ``full`` build must not serve ``fast`` outputs (and the other way round)."""
+    from course_lib.config import mode
+
+    cache = _cache(app)
+    if cache is None:
+        return
+    for record in cache.list_cache_records():
+        recorded = (record.data or {}).get("mode")
+        if recorded is not None and recorded != mode():
+            cache.remove_cache(record.pk)
+
+
+def _cached_runs(app) -> dict[str, dict]:
+    """Executed notebook path -> ``{"device": ..., "mode": ...}`` of its newest cache record.
+
+    Records without them were executed by a build (myst-nb records only the run time): this
+    build's device and mode are written into them, since the build that made them ran here.
+    """
+    from jupyter_cache.cache.db import NbCacheRecord, session_context
+
+    from course_lib.config import device_name, mode
+
+    cache = _cache(app)
+    if cache is None:
         return {}
-    devices = {}
-    for record in sorted(get_cache(str(path)).list_cache_records(), key=lambda r: r.created):
-        devices[str(Path(record.uri).resolve())] = (record.data or {}).get("device")
-    return devices
+    here = {"device": device_name(), "mode": mode()}
+    runs = {}
+    with session_context(cache.db) as session:
+        for record in sorted(session.query(NbCacheRecord).all(), key=lambda r: r.created):
+            data = dict(record.data or {})
+            if "mode" not in data:
+                record.data = data = {**data, **here}
+            runs[str(Path(record.uri).resolve())] = {key: data.get(key) for key in here}
+        session.commit()
+    return runs
 
 
-def _add_devices(app, env):
-    from course_lib.config import device_name
+def _add_runs(app, env):
+    from course_lib.config import device_name, mode
     from myst_nb.ext import execution_tables
     from myst_nb.sphinx_ import NbMetadataCollector
 
-    here, cached = device_name(), _cached_devices(app)
+    here, cached = {"device": device_name(), "mode": mode()}, _cached_runs(app)
     for docname, data in NbMetadataCollector.get_doc_data(env).items():
         exec_data = data.get("exec_data")
         if exec_data:
-            recorded = cached.get(str(Path(env.doc2path(docname)).resolve()))
-            exec_data["device"] = recorded if exec_data.get("method") == "cache" and recorded else here
-    if "device" not in execution_tables._key2header:
-        execution_tables._key2header["device"] = "Device"
-        execution_tables._key2transform["device"] = lambda value: value or ""
+            recorded = cached.get(str(Path(env.doc2path(docname)).resolve()), {})
+            for key, value in here.items():
+                exec_data[key] = recorded.get(key) or value
+    for key, header in (("mode", "Mode"), ("device", "Device")):
+        if key not in execution_tables._key2header:
+            execution_tables._key2header[key] = header
+            execution_tables._key2transform[key] = lambda value: value or ""
     return []
 
 
 def setup(app):
     app.connect("config-inited", _add_substitutions, priority=900)
-    app.connect("env-updated", _add_devices)
+    app.connect("builder-inited", _drop_other_mode)
+    app.connect("env-updated", _add_runs)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
