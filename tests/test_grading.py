@@ -150,7 +150,7 @@ def test_command_line_grades_and_writes_records(tmp_path):
     assert scores == {"ada": 8.0, "bob": 0.0, "eve": 0.0}
     assert json.loads((out / "eve.json").read_text())["error"].startswith("invalid notebook")
     rows = (out / "summary.csv").read_text().splitlines()
-    assert rows[0] == "submission,student_id,score,max_score,q1,q2,q3,q4,q5,error"
+    assert rows[0] == "submission,student_id,score,max_score,q1,q2,q3,q4,q5,error,flags"
     assert rows[1].startswith("ada.ipynb,,8.0,8.0,2.0,1.0,2.0,2.0,1.0,")
     again = _cli("grade", "--assignment", "06_momentum", "--out", str(out),
                  *map(str, sorted(submissions.glob("*.ipynb"))))
@@ -300,3 +300,23 @@ def test_exit_statuses_are_described():
     assert describe_exit(-9, isolated=False) == "killed by signal 9 (SIGKILL)"
     assert describe_exit(139, isolated=True) == "killed by signal 11 (SIGSEGV)"
     assert describe_exit(3, isolated=True) == "exit status 3"
+
+
+def test_summary_flags_shared_ids_and_ids_missing_from_file_names():
+    from course_lib.grading.results import identity_flags, summary_rows
+
+    def record(name, student_id):
+        return {"submission": f"/in/{name}.ipynb", "student_id": student_id, "score": 1.0,
+                "max_score": 2.0, "questions": {}, "error": None}
+
+    records = [record("s001_ada", "s001"), record("s002_bob", "s002"), record("s003_cy", "s001"),
+               record("s004_dee", "")]
+    flags = identity_flags(records)
+    assert flags["s001_ada.ipynb"] == "id shared with s003_cy.ipynb"
+    assert flags["s003_cy.ipynb"] == "id shared with s001_ada.ipynb; id not in file name"
+    assert flags["s002_bob.ipynb"] == flags["s004_dee.ipynb"] == ""
+    # File names without ids (most of them): no file-name flags, only shared ids.
+    assert identity_flags([record("ada", "s1"), record("bob", "s2")]) == {"ada.ipynb": "", "bob.ipynb": ""}
+    rows = summary_rows(records, [])
+    assert rows[0][-1] == "flags" and rows[3] == ["s003_cy.ipynb", "s001", 1.0, 2.0, "",
+                                                    "id shared with s001_ada.ipynb; id not in file name"]

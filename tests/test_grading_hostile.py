@@ -183,7 +183,7 @@ def test_regrading_gives_the_same_scores_and_resuming_regrades_nothing(graded):
         assert record["score"] == old["score"]
         assert record["questions"] == old["questions"]
     summary = (results / "summary.csv").read_text().splitlines()
-    assert summary[0] == "submission,student_id,score,max_score,q1,q2,q3,q4,error"
+    assert summary[0] == "submission,student_id,score,max_score,q1,q2,q3,q4,error,flags"
     assert len(summary) == 1 + len(CASES)
     row = next(line for line in summary if line.startswith("copied_numbers.ipynb,"))
     assert row.split(",")[1:4] == ["alice", "6.0", "7.0"]

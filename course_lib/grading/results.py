@@ -68,12 +68,41 @@ def is_current(record: dict | None, sha256: str, fingerprint: str) -> bool:
             and record.get("fingerprint") == fingerprint)
 
 
+def identity_flags(records: list[dict]) -> dict[str, str]:
+    """Submission name -> remarks on its ``STUDENT_ID``, for the instructor to look at.
+
+    A per-student problem only protects against copying if the id is the student's own, so
+    the summary flags an id that several submissions share and, when the file names carry ids
+    (most of them contain their submission's id), a file whose name lacks its id.
+    """
+    named = {Path(record["submission"]).name: (record.get("student_id") or "").strip() for record in records}
+    owners: dict[str, list[str]] = {}
+    for name, student_id in named.items():
+        if student_id:
+            owners.setdefault(student_id, []).append(name)
+    with_id = [(name, sid) for name, sid in named.items() if sid]
+    ids_in_names = sum(sid.lower() in Path(name).stem.lower() for name, sid in with_id)
+    check_names = bool(with_id) and 2 * ids_in_names >= len(with_id)
+    flags = {}
+    for name, student_id in named.items():
+        remarks = []
+        others = [other for other in owners.get(student_id, []) if other != name]
+        if others:
+            remarks.append(f"id shared with {' '.join(sorted(others))}")
+        if check_names and student_id and student_id.lower() not in Path(name).stem.lower():
+            remarks.append("id not in file name")
+        flags[name] = "; ".join(remarks)
+    return flags
+
+
 def summary_rows(records: list[dict], question_names: list[str]) -> list[list]:
-    rows = [["submission", "student_id", "score", "max_score", *question_names, "error"]]
+    rows = [["submission", "student_id", "score", "max_score", *question_names, "error", "flags"]]
+    flags = identity_flags(records)
     for record in sorted(records, key=lambda item: Path(item["submission"]).stem):
-        scores = [record["questions"].get(name, {}).get("score", 0.0) for name in question_names]
-        rows.append([Path(record["submission"]).name, record.get("student_id") or "",
-                     record["score"], record["max_score"], *scores, record["error"] or ""])
+        name = Path(record["submission"]).name
+        scores = [record["questions"].get(name_, {}).get("score", 0.0) for name_ in question_names]
+        rows.append([name, record.get("student_id") or "", record["score"], record["max_score"],
+                     *scores, record["error"] or "", flags[name]])
     return rows
 
 
