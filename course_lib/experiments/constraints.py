@@ -178,7 +178,8 @@ def draw_alpha(alpha: float, starts=None, steps: int = 400):
 def draw_methods(runs_by_problem: Dict[str, Dict[str, C.Trajectory]], epsilon: float,
                  path: int = 0):
     """Figure for one ``epsilon``: per front, the four methods' paths in objective space (from
-    start ``path``) and the multiplier over time for BDMM and MDMM."""
+    start ``path``) and the multiplier over time: BDMM's and MDMM's as they evolve, the
+    dual's fixed value as a flat line over all steps (hard-constraint-first has none)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 2, figsize=(9.5, 8))
@@ -197,13 +198,19 @@ def draw_methods(runs_by_problem: Dict[str, Dict[str, C.Trajectory]], epsilon: f
         ax.set_title(f"{name} front: min L0 s.t. L1 <= {epsilon:g}")
         ax.legend(fontsize=7, loc="upper right")
         ax = axes[row, 1]
+        n_steps = max(len(runs[method].multiplier) for method in ("BDMM", "MDMM")) - 1
+        # the dual fixes lambda before it trains: one flat line over the whole run
+        dual = float(runs["solve the dual"].multiplier[0, path])
+        ax.hlines(dual, 0, n_steps, color=METHOD_COLORS["solve the dual"], lw=1.5, ls="-.",
+                  zorder=4, label=f"solve the dual (fixed) = {dual:.3f}")
         for method in ("BDMM", "MDMM"):
             ax.plot(runs[method].multiplier[:, path], color=METHOD_COLORS[method], label=method)
         ax.axhline(opt.multiplier, color="gold", lw=2, ls="--", label=f"lambda* = {opt.multiplier:.3f}")
-        ax.set_xlabel("step")
-        ax.set_ylabel("multiplier lambda")
-        top = max(float(np.nanmax(runs["BDMM"].multiplier[:, path])), 2 * opt.multiplier)
+        ax.set_xlabel("step (gradient steps on theta)")
+        ax.set_ylabel("multiplier lambda (units of L0 per unit of L1)")
+        top = max(float(np.nanmax(runs["BDMM"].multiplier[:, path])), 2 * opt.multiplier, dual)
         ax.set_ylim(-0.1, 1.05 * top)
+        ax.plot([], [], " ", label="hard constraint first: no multiplier")
         ax.set_title("the multiplier over time")
         ax.legend(fontsize=7)
     fig.tight_layout()
