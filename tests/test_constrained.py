@@ -271,3 +271,26 @@ def test_hard_constraint_first_step_in_torch_matches_numpy():
     ref = C.hard_constraint_first(CONCAVE, eps, np.array([start]), 100, lr=0.02)
     assert np.allclose(theta.detach().numpy(), ref.final[0], atol=1e-8)
     assert evals == ref.grad_evals[0]
+
+
+def test_solve_the_dual_with_a_pytorch_model():
+    """find_multiplier drives any engine: here each multiplier trains a torch model.
+
+    min (w - 2)^2 + lam w^2 gives w = 2 / (1 + lam); the constraint w^2 <= 1 holds from
+    lam = 1 on, so "solve the dual" must return lam = 1 and the trained w = 1."""
+
+    from course_lib.torch import SGD
+
+    def train(lam):
+        w = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
+        optimizer = SGD([w], lr=0.1)   # contracts by |1 - 0.2 (1 + lam)| <= 0.8 per step
+        for _ in range(100):
+            optimizer.zero_grad()
+            ((w - 2) ** 2 + lam * w ** 2).backward()
+            optimizer.step()
+        return w.detach()
+
+    violation_at = lambda lams: np.array([float(train(lam) ** 2) - 1.0 for lam in lams])
+    lam = C.find_multiplier(violation_at, low=0.0, high=4.0, rounds=3, points=9)
+    assert lam == pytest.approx(1.0, abs=0.01)
+    assert float(train(lam)) == pytest.approx(1.0, abs=0.01)
