@@ -20,7 +20,10 @@ differentiable.
   the Gaussian ``N(-H^{-1} g, alpha H^{-1})``, whose mean is Newton's step;
 * :func:`importance_sampling_step` optimizes a metric without a gradient (accuracy): it
   samples ``n`` steps from a proposal guided by a differentiable surrogate and averages
-  them with self-normalized weights (Welleck & Cho's MLE-guided parameter search);
+  them with self-normalized weights (Welleck & Cho's MLE-guided parameter search).
+  Its default ``base="proposal"`` takes the proposal ``q`` itself as the base measure: the
+  weights are the metric term ``rho = exp(-[l(theta + Delta) - l(theta)] / alpha)`` alone,
+  so the step estimates the mean of ``p ∝ q rho``, *not* of ``p ∝ rho`` (``base="flat"``);
 * :func:`reinforce_loss` is the policy-gradient (REINFORCE) estimator for comparison: it
   samples *outputs* instead of *parameters*.
 

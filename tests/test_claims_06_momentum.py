@@ -86,3 +86,19 @@ def test_momentum_099_with_exact_gradients_is_stable():
     initial, full = mom.regression_torch(0.99, batch_size=1000, epochs=300, decay_every=None)
     assert full.train_loss[-1] < 0.01 * initial
     assert max(full.train_loss) < 2 * initial
+
+
+def test_full_batch_stability_bound_on_the_regression():
+    # "stable for eta < 2(1 + mu)/L, which is 3.6 for mu = 0.9 and 3.8 for mu = 0.99 here"
+    bounds = {mu: mom.regression_lr_bound(mu) for mu in (0.9, 0.99)}
+    assert bounds[0.9] == pytest.approx(3.6, abs=0.05)
+    assert bounds[0.99] == pytest.approx(3.8, abs=0.05)
+    assert min(bounds.values()) > 5 * mom.REGRESSION["lr"]             # "far above our 0.5"
+    # the bound is the real edge: full-batch heavy ball just below it trains, just above it diverges
+    for mu, bound in bounds.items():
+        initial, below = mom.regression_torch(mu, lr=0.95 * bound, batch_size=1000, epochs=300,
+                                              decay_every=None)
+        _, above = mom.regression_torch(mu, lr=1.05 * bound, batch_size=1000, epochs=300,
+                                        decay_every=None)
+        assert np.isfinite(below.train_loss).all() and below.train_loss[-1] < initial
+        assert not np.isfinite(above.train_loss[-1]) or above.train_loss[-1] > 1e6 * initial

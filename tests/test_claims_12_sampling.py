@@ -129,5 +129,65 @@ def test_mxnet_twin_raises_the_accuracy_too():
     trainer = cmx.mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=0.1))
     models.train_mxnet(net, trainer, xm, ym, epochs=2, batch_size=64, seed=0)
     flat = S.mxnet_flat_problem(net, xm, ym)
-    errors, ess, _ = ex.train_importance_sampling(flat, STEPS, n=4, sigma=0.003, mix=0.5, alpha=0.002)
-    assert errors[-1] < errors[0] - 0.03 and 2.0 < ess < 4.0
+    run = ex.train_importance_sampling(flat, STEPS, n=4, sigma=0.003, mix=0.5, alpha=0.002)
+    assert run.errors[-1] < run.errors[0] - 0.03 and 2.0 < run.ess < 4.0
+
+
+def test_sampler_step_along_the_guide(comparison):
+    # "with equal weights its step covers about half of a guide step along the guide, and
+    # the metric's weights ... raise that only to about 0.6"
+    weighted = comparison["importance sampling"]["along_guide"]
+    equal = comparison["equal weights"]["along_guide"]
+    assert 0.4 < equal < 0.6
+    assert 0.5 < weighted < 0.7
+    assert weighted > equal + 0.05
+
+
+@pytest.fixture(scope="module")
+def comparison_mxnet():
+    pytest.importorskip("mxnet")
+    import course_lib.mxnet as cmx
+
+    xm, ym, xt, yt = data.to_mxnet(*data.digits(seed=0))
+    net = models.mxnet_mlp([64, 32, 10], seed=0)
+    trainer = cmx.mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=0.1))
+    models.train_mxnet(net, trainer, xm, ym, epochs=2, batch_size=64, seed=0)
+    flat, test = S.mxnet_flat_problem(net, xm, ym), S.mxnet_flat_problem(net, xt, yt)
+    results = ex.compare_on_digits_mxnet(net, flat, xm, ym, STEPS, seeds=(0, 1, 2), test=test)
+    return flat, test, results
+
+
+def test_mxnet_comparison_tells_the_same_story(comparison_mxnet):
+    flat, test, results = comparison_mxnet
+    assert set(results) == {"importance sampling", "equal weights", "cross-entropy"}
+    start = flat.error(flat.theta)
+    final = {k: v["errors"][:, -1] for k, v in results.items()}
+    assert (final["importance sampling"] < start - 0.03).all()         # "in every run"
+    assert results["importance sampling"]["test"].mean() < test.error(flat.theta)
+    # the metric's weights beat equal weights, in every seed and on average
+    assert (final["importance sampling"] < final["equal weights"]).all()
+    assert final["importance sampling"].mean() < final["equal weights"].mean() - 0.004
+    assert final["cross-entropy"].mean() < final["importance sampling"].mean()  # CE still wins
+    assert 0.5 < results["importance sampling"]["along_guide"] < 0.7
+    assert 0.4 < results["equal weights"]["along_guide"] < 0.6
+    assert results["equal weights"]["ess"] == pytest.approx(4.0)
+    # the network is left as it was found
+    assert flat.error(flat.theta) == start
+
+
+def test_cross_entropy_twins_take_the_same_step():
+    """train_cross_entropy_torch and train_cross_entropy_mxnet are the same full-batch gradient
+    descent: from the same parameters they reach the same parameters."""
+    pytest.importorskip("mxnet")
+    split = data.digits(seed=0)
+    x, y, _, _ = data.to_torch(*split)
+    xm, ym, _, _ = data.to_mxnet(*split)
+    net = models.torch_mlp([64, 32, 10], seed=0).to(x.device)
+    net_mx = models.mxnet_mlp([64, 32, 10], seed=0)
+    flat, flat_mx = S.torch_flat_problem(net, x, y), S.mxnet_flat_problem(net_mx, xm, ym)
+    assert flat.theta.shape == flat_mx.theta.shape
+    flat_mx.load(flat.theta)   # same layout: weight (out, in) then bias, layer by layer
+    e_torch, theta_torch = ex.train_cross_entropy_torch(net, x, y, 5, lr=0.1)
+    e_mx, theta_mx = ex.train_cross_entropy_mxnet(net_mx, xm, ym, 5, lr=0.1)
+    np.testing.assert_allclose(theta_mx, theta_torch, atol=1e-5)
+    np.testing.assert_allclose(e_mx, e_torch, atol=1.5 / len(y))

@@ -19,7 +19,7 @@ from course_lib.surfaces import Surface, quadratic
 __all__ = [
     "ema_weights", "effective_window", "rule_buffers", "unrolled_sum",
     "velocity_from_trajectory", "buffer_response", "stable_lr_limit", "steps_to_tolerance",
-    "regression_torch", "regression_mxnet", "REGRESSION",
+    "regression_lr_bound", "regression_torch", "regression_mxnet", "REGRESSION",
     "playground_surfaces", "draw_playground", "draw_ema_weights",
 ]
 
@@ -145,6 +145,18 @@ REGRESSION = dict(lr=0.5, batch_size=10, epochs=5, decay_every=2, decay=0.1)
 
 def _half_mse(prediction, target):
     return 0.5 * ((prediction.reshape(target.shape) - target) ** 2).mean()
+
+
+def regression_lr_bound(momentum: float, data=None) -> float:
+    """The largest stable learning rate ``2 (1 + momentum) / L`` of full-batch heavy ball on
+    the regression problem: ``L`` is the largest curvature of its loss
+    ``mean (w.x + b - y)^2 / 2`` (:func:`course_lib.experiments.gradient_descent.regression_curvature`
+    with ``half=True``)."""
+    from course_lib.data import synthetic_regression
+    from course_lib.experiments.gradient_descent import regression_curvature
+
+    x, _ = synthetic_regression() if data is None else data
+    return 2.0 * (1.0 + momentum) / regression_curvature(x, half=True)
 
 
 def regression_torch(momentum: float, lr: float = REGRESSION["lr"],

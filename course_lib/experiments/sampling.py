@@ -7,7 +7,9 @@ Two settings:
   with the gradient and Newton steps, and its error rate is a piecewise-constant metric for
   the importance-sampling optimizer;
 * a small MLP on the digits (:func:`digits_tensors`, :func:`pretrained_mlp`), trained on
-  cross-entropy and then on accuracy directly, by importance sampling and by REINFORCE.
+  cross-entropy and then on accuracy directly, by importance sampling and by REINFORCE
+  (:func:`compare_on_digits`, PyTorch); :func:`compare_on_digits_mxnet` is the Gluon twin
+  of its importance-sampling and cross-entropy runs.
 
 The numbers the chapter prints (and tests/test_claims_12_sampling.py asserts) come from
 these functions.
@@ -24,9 +26,9 @@ from course_lib.surfaces import Surface
 
 __all__ = ["LogisticToy", "logistic_toy", "density_grid", "expected_vs_alpha",
            "first_order_vs_alpha", "draw_density", "is_path", "error_map", "draw_is_path", "draw_limits",
-           "compare_on_digits", "draw_digits",
-           "digits_tensors", "pretrained_mlp", "train_importance_sampling",
-           "train_cross_entropy", "train_reinforce", "estimator_spread", "compare_bases",
+           "compare_on_digits", "compare_on_digits_mxnet", "draw_digits",
+           "digits_tensors", "pretrained_mlp", "SamplerRun", "train_importance_sampling",
+           "train_cross_entropy_torch", "train_cross_entropy_mxnet", "train_reinforce", "estimator_spread", "compare_bases",
            "exact_expected_accuracy_gradient"]
 
 
@@ -269,37 +271,84 @@ def pretrained_mlp(x, y, seed: int = 0, epochs: int = 2, lr: float = 0.1, hidden
     return model
 
 
+class SamplerRun(NamedTuple):
+    """A run of :func:`train_importance_sampling`."""
+
+    errors: np.ndarray    # (steps + 1,) the metric (error rate) along the way
+    ess: float            # mean effective sample size per update
+    theta: np.ndarray     # the final parameters
+    along_guide: float    # mean of (Delta . guide) / |guide|^2 over the updates
+
+
 def train_importance_sampling(flat: S.FlatProblem, steps: int, n: int = 4, sigma: float = 0.003,
                               mix: float = 0.5, alpha: float = 0.002, lr_guide: float = 0.1,
-                              base: str = "proposal", seed: int = 0):
-    """Run :func:`course_lib.sampling.importance_sampling_step` from ``flat.theta``: returns
-    ``(errors along the way (steps + 1,), mean effective sample size, final theta)``."""
+                              base: str = "proposal", seed: int = 0) -> SamplerRun:
+    """Run :func:`course_lib.sampling.importance_sampling_step` from ``flat.theta``.
+
+    Returns a :class:`SamplerRun`: the error rate along the way, the mean effective sample
+    size, the final parameters and ``along_guide``, the mean length of each update measured
+    along its guide in units of the guide (1: a full guide step, as gradient descent on the
+    surrogate would take; 0.5 expected with equal weights and ``mix=0.5``).
+    """
     rng = np.random.default_rng(seed)
     theta = flat.theta.copy()
-    errors, ess = [flat.error(theta)], []
+    errors, ess, along = [flat.error(theta)], [], []
     for _ in range(steps):
         guide = -lr_guide * flat.surrogate_grad(theta)
         step = S.importance_sampling_step(flat.error, theta, guide, n=n, sigma=sigma, mix=mix,
                                           alpha=alpha, base=base, rng=rng)
         theta = theta + step.delta
         ess.append(S.effective_sample_size(step.weights))
+        along.append(float(step.delta @ guide / (guide @ guide)))
         errors.append(flat.error(theta))
     flat.load(flat.theta)
-    return np.array(errors), float(np.mean(ess)), theta
+    return SamplerRun(np.array(errors), float(np.mean(ess)), theta, float(np.mean(along)))
 
 
-def train_cross_entropy(flat: S.FlatProblem, steps: int, lr: float = 0.1):
-    """Full-batch gradient descent on the surrogate from ``flat.theta`` (the rule
-    :data:`course_lib.rules.sgd`): ``(errors (steps + 1,), final theta)``."""
-    from course_lib import rules
+def train_cross_entropy_torch(model, x, y, steps: int, lr: float = 0.1):
+    """Full-batch gradient descent on cross-entropy with :class:`course_lib.torch.SGD`
+    (a drop-in for ``torch.optim.SGD``), training ``model`` in place.
+    Returns ``(training error rate before and after each step (steps + 1,), final
+    parameters as one flat vector)``."""
+    import torch
+    from torch.nn.utils import parameters_to_vector
 
-    theta = flat.theta.copy()
-    errors = [flat.error(theta)]
+    from course_lib.torch import SGD
+
+    def error():
+        with torch.no_grad():
+            return float((model(x).argmax(dim=1) != y).float().mean())
+
+    optimizer = SGD(model.parameters(), lr=lr)
+    errors = [error()]
     for _ in range(steps):
-        rules.sgd.update(theta, flat.surrogate_grad(theta), {}, rules.NUMPY, lr=lr)
-        errors.append(flat.error(theta))
-    flat.load(flat.theta)
-    return np.array(errors), theta
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+        errors.append(error())
+    return np.array(errors), parameters_to_vector(model.parameters()).detach().cpu().double().numpy()
+
+
+def train_cross_entropy_mxnet(net, x, y, steps: int, lr: float = 0.1):
+    """The Gluon twin of :func:`train_cross_entropy_torch`: :class:`course_lib.mxnet.SGD`
+    in a ``gluon.Trainer``, ``SoftmaxCrossEntropyLoss``, the whole training set as one
+    batch (``trainer.step(N)`` divides the summed gradient by ``N``)."""
+    from course_lib.mxnet import SGD, mx
+
+    def error():
+        return float((net(x).argmax(axis=1) != y.astype("float32")).mean().asscalar())
+
+    loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=lr))
+    errors = [error()]
+    for _ in range(steps):
+        with mx.autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(x.shape[0])
+        errors.append(error())
+    theta = np.concatenate([p.data().asnumpy().ravel() for p in net.collect_params().values()])
+    return np.array(errors), theta.astype(float)
 
 
 def _reinforce_gradient(model, x, y, n, generator):
@@ -367,50 +416,76 @@ def compare_bases(flat: S.FlatProblem, steps: int, seeds: Sequence[int] = (0,), 
     out = {}
     for base in S.BASES:
         runs = [train_importance_sampling(flat, steps, base=base, seed=s, **kwargs) for s in seeds]
-        out[base] = dict(error=float(np.mean([r[0][-1] for r in runs])),
-                         ess=float(np.mean([r[1] for r in runs])))
+        out[base] = dict(error=float(np.mean([r.errors[-1] for r in runs])),
+                         ess=float(np.mean([r.ess for r in runs])))
     return out
+
+
+def _pack(runs, test):
+    out = dict(errors=np.array([r[0] for r in runs]))
+    if test is not None:
+        out["test"] = np.array([test.error(r[-1]) for r in runs])
+    return out
+
+
+def _sampler_runs(flat, steps, seeds, test, lr, is_kwargs):
+    """The importance-sampling optimizer and its equal-weight control, one run per seed."""
+    results = {}
+    for name, alpha in (("importance sampling", is_kwargs.pop("alpha", 0.002)), ("equal weights", 1e9)):
+        runs = [train_importance_sampling(flat, steps, alpha=alpha, lr_guide=lr, seed=s, **is_kwargs)
+                for s in seeds]
+        results[name] = _pack([(r.errors, r.theta) for r in runs], test)
+        results[name]["ess"] = float(np.mean([r.ess for r in runs]))
+        results[name]["along_guide"] = float(np.mean([r.along_guide for r in runs]))
+    return results
 
 
 def compare_on_digits(model, flat: S.FlatProblem, x, y, steps: int, seeds: Sequence[int] = (0, 1, 2),
                       test: S.FlatProblem | None = None, lr: float = 0.1, lr_reinforce: float = 1.0,
                       **is_kwargs) -> Dict[str, Dict[str, np.ndarray]]:
-    """From ``flat.theta``, ``steps`` updates of: the importance-sampling optimizer on the
-    error rate (one run per seed), the same with the metric switched off (``alpha`` huge:
-    equal weights, the control), gradient descent on cross-entropy with the guide's learning
-    rate, and REINFORCE on the expected accuracy (one run per seed).
+    """From ``flat.theta`` (a PyTorch network), ``steps`` updates of: the importance-sampling
+    optimizer on the error rate (one run per seed), the same with the metric switched off
+    (``alpha`` huge: equal weights, the control), gradient descent on cross-entropy with the
+    guide's learning rate (:func:`train_cross_entropy_torch`), and REINFORCE on the expected
+    accuracy (one run per seed).
 
     Returns ``{method: {"errors": (runs, steps + 1), "test": (runs,)}}``: the training error
-    rate along the way and, with ``test``, the final test error of each run.
+    rate along the way and, with ``test``, the final test error of each run; the two sampler
+    entries also hold the mean effective sample size ``"ess"`` and ``"along_guide"``
+    (:class:`SamplerRun`).
     """
-    def pack(runs):
-        out = dict(errors=np.array([r[0] for r in runs]))
-        if test is not None:
-            out["test"] = np.array([test.error(r[-1]) for r in runs])
-        return out
-
-    ess = {}
-    results = {}
-    for name, alpha in (("importance sampling", is_kwargs.pop("alpha", 0.002)), ("equal weights", 1e9)):
-        runs = [train_importance_sampling(flat, steps, alpha=alpha, lr_guide=lr, seed=s, **is_kwargs)
-                for s in seeds]
-        results[name] = pack([(r[0], r[2]) for r in runs])
-        ess[name] = float(np.mean([r[1] for r in runs]))
-    results["cross-entropy"] = pack([train_cross_entropy(flat, steps, lr=lr)])
-    results["REINFORCE"] = pack([train_reinforce(model, flat, x, y, steps, lr=lr_reinforce, seed=s)
-                                 for s in seeds])
-    for name, value in ess.items():
-        results[name]["ess"] = value
+    results = _sampler_runs(flat, steps, seeds, test, lr, dict(is_kwargs))
+    flat.load(flat.theta)
+    results["cross-entropy"] = _pack([train_cross_entropy_torch(model, x, y, steps, lr=lr)], test)
+    results["REINFORCE"] = _pack([train_reinforce(model, flat, x, y, steps, lr=lr_reinforce, seed=s)
+                                  for s in seeds], test)
     flat.load(flat.theta)
     return results
 
 
-def draw_digits(results: Dict[str, Dict[str, np.ndarray]]):
+def compare_on_digits_mxnet(net, flat: S.FlatProblem, x, y, steps: int, seeds: Sequence[int] = (0, 1, 2),
+                            test: S.FlatProblem | None = None, lr: float = 0.1,
+                            **is_kwargs) -> Dict[str, Dict[str, np.ndarray]]:
+    """The Gluon twin of :func:`compare_on_digits` for an MXNet network, without REINFORCE:
+    the importance-sampling optimizer, its equal-weight control and gradient descent on
+    cross-entropy (:func:`train_cross_entropy_mxnet`), with the same result layout."""
+    results = _sampler_runs(flat, steps, seeds, test, lr, dict(is_kwargs))
+    flat.load(flat.theta)
+    results["cross-entropy"] = _pack([train_cross_entropy_mxnet(net, x, y, steps, lr=lr)], test)
+    flat.load(flat.theta)
+    return results
+
+
+def draw_digits(results: Dict[str, Dict[str, np.ndarray]], ax=None, title=None):
     """Training accuracy along the steps for each method of :func:`compare_on_digits`
-    (mean over runs, band: min to max)."""
+    or :func:`compare_on_digits_mxnet` (mean over runs, band: min to max); ``ax`` draws into
+    an existing axis."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4))
+    else:
+        fig = ax.figure
     for i, (name, r) in enumerate(results.items()):
         acc = 1 - r["errors"]
         steps = np.arange(acc.shape[1])
@@ -419,7 +494,7 @@ def draw_digits(results: Dict[str, Dict[str, np.ndarray]]):
             ax.fill_between(steps, acc.min(0), acc.max(0), color=f"C{i}", alpha=0.2)
     ax.set_xlabel("update")
     ax.set_ylabel("training accuracy (the metric optimized)")
-    ax.set_title("digits MLP, from a network trained briefly on cross-entropy")
+    ax.set_title(title or "digits MLP, from a network trained briefly on cross-entropy")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
