@@ -4,11 +4,12 @@
   (:func:`course_lib.doctor.diagnose`) names;
 * :func:`train_plain_mlp`, :func:`depth_sweep` - plain sigmoid MLPs on digits: deeper nets
   reach a *higher training* loss on the same budget (an optimization problem);
-* :func:`mismatch_experiment` - more training data lowers the validation error but not the
+* :func:`mismatch_experiment` (one run: :func:`mismatch_run_torch`,
+  :func:`mismatch_run_mxnet`) - more training data lowers the validation error but not the
   error on test images from a shifted distribution;
 * polynomial regression (:func:`capacity_curve`, :func:`bias_variance`,
-  :func:`cross_validation_error`) - overfitting over model capacity, the bias-complexity
-  trade-off and k-fold cross-validation;
+  :func:`cross_validation_error`) - overfitting over model capacity and its cure by an L2
+  penalty (``weight_decay``), the bias-complexity trade-off and k-fold cross-validation;
 * :func:`leaderboard` - picking the best of many random submissions on a public test set.
 """
 from __future__ import annotations
@@ -22,7 +23,8 @@ import numpy as np
 from course_lib import data, models
 
 __all__ = ["example_curves", "PLAIN_MLP", "train_plain_mlp", "depth_sweep",
-           "mismatch_experiment", "target_function", "sample_regression", "fit_polynomial",
+           "MISMATCH_MLP", "mismatch_run_torch", "mismatch_run_mxnet", "mismatch_experiment",
+           "target_function", "sample_regression", "fit_polynomial",
            "capacity_curve", "bias_variance", "kfold_indices", "cross_validation_error",
            "model_selection", "split_estimates", "leaderboard", "plot_curves", "draw_capacity",
            "draw_leaderboard"]
@@ -171,36 +173,71 @@ def depth_sweep(depths: Sequence[int], seeds: Sequence[int] = (0,), framework: s
 
 
 # --------------------------------------------------------------------------- mismatch
+#: The network and budget of the mismatch experiment: a 64-64-10 ReLU MLP, plain SGD with
+#: learning rate 0.1, batches of 32.
+MISMATCH_MLP = dict(sizes=[64, 64, 10], lr=0.1, batch_size=32)
+
+
+def mismatch_run_torch(split: data.Split, n: int, n_val: int = 300, epochs: int = 20,
+                       seed: int = 0):
+    """PyTorch: train the :data:`MISMATCH_MLP` on ``n`` training images of ``split``
+    (validated on its first ``n_val``); returns ``(history, accuracy on split's test set)``."""
+    from course_lib.torch import SGD
+
+    cfg = MISMATCH_MLP
+    x_all, y_all, x_test, y_test = data.to_torch(*split)
+    x, y = x_all[n_val:n_val + n], y_all[n_val:n_val + n]
+    net = models.torch_mlp(cfg["sizes"], activation="relu", seed=seed).to(x.device)
+    history = models.train_torch(net, SGD(net.parameters(), lr=cfg["lr"]), x, y, epochs,
+                                 cfg["batch_size"], x_val=x_all[:n_val], y_val=y_all[:n_val],
+                                 seed=seed)
+    return history, models.torch_accuracy(net, x_test, y_test)
+
+
+def mismatch_run_mxnet(split: data.Split, n: int, n_val: int = 300, epochs: int = 20,
+                       seed: int = 0):
+    """MXNet Gluon twin of :func:`mismatch_run_torch` (``course_lib.mxnet.SGD`` in a
+    ``gluon.Trainer``); returns ``(history, accuracy on split's test set)``."""
+    from course_lib.mxnet import SGD, mx
+
+    cfg = MISMATCH_MLP
+    x_all, y_all, x_test, y_test = data.to_mxnet(*split)
+    x, y = x_all[n_val:n_val + n], y_all[n_val:n_val + n]
+    net = models.mxnet_mlp(cfg["sizes"], activation="relu", seed=seed)
+    trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=cfg["lr"]))
+    history = models.train_mxnet(net, trainer, x, y, epochs, cfg["batch_size"],
+                                 x_val=x_all[:n_val], y_val=y_all[:n_val], seed=seed)
+    predicted = net(x_test).argmax(axis=1)
+    return history, float((predicted == y_test.astype(predicted.dtype)).mean().asscalar())
+
+
 def mismatch_experiment(train_sizes: Sequence[int] = (100, 300, 1000), n_val: int = 300,
-                        epochs: int = 20, seed: int = 0) -> dict:
+                        epochs: int = 20, seed: int = 0, framework: str = "torch") -> dict:
     """Train a one-hidden-layer ReLU MLP on growing subsets of digits; measure error rates
     on the training set, on validation images from the *same* distribution, and on test images
     from a shifted one (:func:`course_lib.data.shifted_digits`: brighter and blurred).
 
-    Returns ``{"sizes", "train_error", "val_error", "test_error", "histories"}``, errors as
-    fractions of misclassified images (arrays over ``train_sizes``), and the per-epoch
-    histories of the runs.
+    ``framework`` is ``"torch"`` (:func:`mismatch_run_torch`) or ``"mxnet"``
+    (:func:`mismatch_run_mxnet`). Returns ``{"sizes", "train_error", "val_error",
+    "test_error", "histories"}``, errors as fractions of misclassified images (arrays over
+    ``train_sizes``), and the per-epoch histories of the runs.
     """
-    from course_lib.torch import SGD
-
+    runs = {"torch": mismatch_run_torch, "mxnet": mismatch_run_mxnet}
+    if framework not in runs:
+        raise ValueError(f"framework must be 'torch' or 'mxnet', got {framework!r}")
     split = data.shifted_digits(seed=seed)
     available = len(split.y_train) - n_val
     if n_val <= 0 or available <= 0:
         raise ValueError(f"n_val must be in [1, {len(split.y_train) - 1}], got {n_val}")
     if min(train_sizes) <= 0 or max(train_sizes) > available:
         raise ValueError(f"train_sizes must lie in [1, {available}], got {list(train_sizes)}")
-    x_all, y_all, x_test, y_test = data.to_torch(*split)
-    x_val, y_val = x_all[:n_val], y_all[:n_val]
     out = {"sizes": list(train_sizes), "train_error": [], "val_error": [], "test_error": [],
            "histories": []}
     for n in train_sizes:
-        x, y = x_all[n_val:n_val + n], y_all[n_val:n_val + n]
-        net = models.torch_mlp([64, 64, 10], seed=seed).to(x.device)
-        history = models.train_torch(net, SGD(net.parameters(), lr=0.1), x, y, epochs, 32,
-                                     x_val=x_val, y_val=y_val, seed=seed)
+        history, test_accuracy = runs[framework](split, n, n_val=n_val, epochs=epochs, seed=seed)
         out["train_error"].append(1 - history.train_accuracy[-1])
         out["val_error"].append(1 - history.val_accuracy[-1])
-        out["test_error"].append(1 - models.torch_accuracy(net, x_test, y_test))
+        out["test_error"].append(1 - test_accuracy)
         out["histories"].append(history)
     for key in ("train_error", "val_error", "test_error"):
         out[key] = np.array(out[key])
@@ -224,12 +261,28 @@ def sample_regression(n: int, noise: float = 0.3, rng: np.random.Generator | Non
     return x, target_function(x) + noise * rng.standard_normal(n)
 
 
-def fit_polynomial(x, y, degree: int):
-    """Least-squares polynomial of ``degree`` on [-1, 1] (Legendre basis, for conditioning)."""
-    from numpy.polynomial import Legendre
+def fit_polynomial(x, y, degree: int, weight_decay: float = 0.0):
+    """Least-squares polynomial of ``degree`` on [-1, 1] (Legendre basis, for conditioning).
+
+    ``weight_decay`` > 0 adds an L2 penalty: the fit minimizes
+    ``mean((p(x) - y)^2) + weight_decay * sum_{k >= 1} c_k^2`` over the Legendre coefficients
+    ``c`` (the constant ``c_0`` is not penalized), the minimum that gradient descent with
+    weight decay converges to.
+    """
+    from numpy.polynomial import Legendre, legendre
 
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 0:
         raise ValueError(f"degree must be an integer >= 0, got {degree!r}")
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    if weight_decay > 0:
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        basis = legendre.legvander(x, int(degree))
+        penalty = np.eye(int(degree) + 1)
+        penalty[0, 0] = 0.0
+        coef = np.linalg.solve(basis.T @ basis / len(x) + weight_decay * penalty,
+                               basis.T @ y / len(x))
+        return Legendre(coef, domain=[-1, 1])
     with warnings.catch_warnings():
         # a degree close to the number of points is exactly the ill-posed fit we want to show
         # (matched by message: the warning class moved between numpy 1.x and 2.x)
@@ -242,12 +295,14 @@ def _mse(poly, x, y):
 
 
 def capacity_curve(degrees: Sequence[int], n_train: int = 15, noise: float = 0.3,
-                   n_val: int = 2000, repeats: int = 50, seed: int = 0) -> dict:
+                   n_val: int = 2000, repeats: int = 50, seed: int = 0,
+                   weight_decay: float = 0.0) -> dict:
     """Training and validation mean squared error against polynomial degree.
 
-    Each of ``repeats`` training sets of ``n_train`` points is fitted at every degree; the
-    medians over repeats are returned (the mean is dominated by a few wild fits) as
-    ``{"degrees", "train", "val"}``.
+    Each of ``repeats`` training sets of ``n_train`` points is fitted at every degree (with
+    the L2 penalty ``weight_decay`` of :func:`fit_polynomial`); the medians over repeats are
+    returned (the mean is dominated by a few wild fits) as ``{"degrees", "train", "val"}``.
+    The training error is the mean squared error alone, without the penalty.
     """
     rng = np.random.default_rng(seed)
     x_val, y_val = sample_regression(n_val, noise, rng)
@@ -256,7 +311,7 @@ def capacity_curve(degrees: Sequence[int], n_train: int = 15, noise: float = 0.3
     for r in range(repeats):
         x, y = sample_regression(n_train, noise, rng)
         for j, degree in enumerate(degrees):
-            poly = fit_polynomial(x, y, degree)
+            poly = fit_polynomial(x, y, degree, weight_decay)
             train[r, j], val[r, j] = _mse(poly, x, y), _mse(poly, x_val, y_val)
     return {"degrees": list(degrees), "train": np.median(train, axis=0),
             "val": np.median(val, axis=0)}
@@ -356,11 +411,11 @@ def split_estimates(x, y, degree: int, k: int = 5, repeats: int = 200, seed: int
     return {"single": np.array(single), "kfold": np.array(kfold)}
 
 
-@functools.lru_cache(maxsize=8)
-def _capacity_for_playground(n_train, noise, max_degree, seed):
-    # every frame with the same amount of data shares one curve
+@functools.lru_cache(maxsize=16)
+def _capacity_for_playground(n_train, noise, max_degree, seed, weight_decay):
+    # every frame with the same amount of data and penalty shares one curve
     return capacity_curve(list(range(max_degree + 1)), n_train=n_train, noise=noise,
-                          repeats=20, seed=seed)
+                          repeats=20, seed=seed, weight_decay=weight_decay)
 
 
 def _plain_log_axis(ax):
@@ -372,24 +427,28 @@ def _plain_log_axis(ax):
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0e}"))
 
 
-def draw_capacity(degree: int, n_train: int, noise: float = 0.3, max_degree: int = 14, seed: int = 0):
+def draw_capacity(degree: int, n_train: int, weight_decay: float = 0.0, noise: float = 0.3,
+                  max_degree: int = 14, seed: int = 0):
     """Playground figure: a polynomial fit of ``degree`` to ``n_train`` noisy points (left)
-    and the training/validation error against degree for that amount of data (right)."""
+    and the training/validation error against degree for that amount of data (right), both
+    with the L2 penalty ``weight_decay`` of :func:`fit_polynomial`."""
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(seed)
     x, y = sample_regression(n_train, noise, rng)
     degrees = list(range(max_degree + 1))
-    curve = _capacity_for_playground(n_train, noise, max_degree, seed)
+    curve = _capacity_for_playground(n_train, noise, max_degree, seed, float(weight_decay))
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     grid = np.linspace(-1, 1, 400)
     left.plot(grid, target_function(grid), "k--", lw=1, label="true function")
-    left.plot(grid, fit_polynomial(x, y, degree)(grid), "C0", label=f"degree-{degree} fit")
+    left.plot(grid, fit_polynomial(x, y, degree, weight_decay)(grid), "C0",
+              label=f"degree-{degree} fit")
     left.plot(x, y, "o", color="C1", ms=4, label=f"{n_train} training points")
     left.set_ylim(-2.5, 2.5)
     left.set_xlabel("input x")
     left.set_ylabel("output y")
-    left.set_title(f"Degree {degree} fitted to {n_train} points")
+    penalty = f", weight decay {weight_decay:g}" if weight_decay else ""
+    left.set_title(f"Degree {degree} fitted to {n_train} points{penalty}")
     left.legend(fontsize=8, loc="upper left")
     right.semilogy(degrees, curve["train"], "o-", label="training error")
     right.semilogy(degrees, curve["val"], "s-", label="validation error")
@@ -399,7 +458,7 @@ def draw_capacity(degree: int, n_train: int, noise: float = 0.3, max_degree: int
     right.set_ylim(1e-3, 1e3)
     right.set_xlabel("polynomial degree (capacity)")
     right.set_ylabel("mean squared error (median of 20 sets)")
-    right.set_title("Error against capacity")
+    right.set_title(f"Error against capacity{penalty}")
     right.legend(fontsize=8)
     fig.tight_layout()
     return fig
