@@ -10,7 +10,8 @@ from course_lib.experiments import gradient_descent as gd
 def test_measured_stability_bound_is_two_over_L(condition):
     q = surfaces.quadratic(condition=condition, angle=np.pi / 6)
     measured = gd.stability_threshold(q, start=[-2.5, 1.5], low=0.1, high=3.0)
-    assert measured == pytest.approx(2 / q.L, rel=1e-3)
+    # chapter: "within one part in 10^4" (measured gaps 2.5e-7, 7.6e-5, 7.9e-6; deterministic)
+    assert measured == pytest.approx(2 / q.L, rel=1e-4)
 
 
 def test_above_the_bound_diverges_below_converges():
@@ -69,26 +70,24 @@ def test_newton_beats_gd_on_rosenbrock():
     assert np.linalg.norm(slow.final[0] - 1) > 1e-3
 
 
-def test_regression_bound_in_both_loss_conventions():
+def test_regression_curvature_of_the_two_loss_conventions():
     from course_lib.data import synthetic_regression
-    import torch
 
-    from course_lib.torch import SGD
+    x_np, _ = synthetic_regression()
+    assert gd.regression_curvature(x_np, half=True) == pytest.approx(gd.regression_curvature(x_np) / 2)
+
+
+@pytest.mark.parametrize("framework", ["torch", pytest.param("mxnet", marks=pytest.mark.mxnet)])
+def test_regression_bound_in_both_frameworks(framework):
+    """Chapter: below 2/L both frameworks converge to the noise floor, above it both blow up,
+    each at its own L (MXNet's L2Loss is half of mse_loss, so its L is half as large)."""
+    from course_lib.data import synthetic_regression
 
     x_np, y_np = synthetic_regression()
-    L = gd.regression_curvature(x_np)
-    assert gd.regression_curvature(x_np, half=True) == pytest.approx(L / 2)
-    x, y = torch.as_tensor(x_np, dtype=torch.float64), torch.as_tensor(y_np, dtype=torch.float64)
-    final = {}
-    for factor in (0.9, 1.1):
-        torch.manual_seed(0)
-        model = torch.nn.Linear(2, 1).double()
-        opt = SGD(model.parameters(), lr=factor * 2 / L)
-        for _ in range(100):
-            opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(model(x).squeeze(1), y)
-            loss.backward()
-            opt.step()
-        final[factor] = loss.item()
-    assert final[0.9] < 1e-3
-    assert not np.isfinite(final[1.1]) or final[1.1] > 1e3
+    L = gd.regression_curvature(x_np, half=(framework == "mxnet"))
+    if framework == "mxnet":
+        pytest.importorskip("mxnet")
+    train = gd.regression_gd_mxnet if framework == "mxnet" else gd.regression_gd_torch
+    final = {factor: train(x_np, y_np, lr=factor * 2 / L) for factor in (0.9, 1.1)}
+    assert final[0.9] < 1e-3                        # measured: 9.6e-5 (torch), 4.8e-5 (MXNet)
+    assert not np.isfinite(final[1.1]) or final[1.1] > 1e3     # measured: 8.5e13 (torch), 1.9e15 (MXNet)

@@ -163,11 +163,20 @@ def test_too_large_lr_gives_nan_too_small_crawls(problem, floor, framework):
 
 
 def test_batch_one_diverges_where_larger_batches_converge(problem, floor):
-    x, y, _, _ = problem
-    grid = sgd.stability_grid(x, y, lrs=[0.5, 0.8, 1.5], batch_sizes=[1, 10, 100], epochs=EPOCHS)
+    x, y, w0, b0 = problem
+    grid = sgd.stability_grid(x, y, lrs=[0.5, 0.8, 1.5], batch_sizes=[1, 10, 100, 1000], epochs=EPOCHS)
     diverged = np.isfinite(grid["diverged_at"])
     assert not diverged[0].any()                      # lr 0.5: all converge
     assert diverged[1, 0] and diverged[2, 0]          # batch 1 blows up from lr 0.8
-    assert not diverged[1:, 1:].any()                 # batches 10 and 100 survive lr 1.5
-    assert np.all(grid["final"][:, 1:] < 1.5 * floor)
+    assert not diverged[1:, 1:].any()                 # batches 10, 100 and 1000 survive lr 1.5
+    assert np.all(grid["final"][:, 1:3] < 1.5 * floor)
     assert 0.8 < 1 / regression_curvature(x, half=True)   # below GD's optimal rate 1/L
+    # batch 1000 is stable at every lr of the grid (all below 2/L = 1.89), but with one update
+    # per epoch it is not at the floor: loss 15.9 -> 0.87, 0.019, 0.78 at lr 0.5, 0.8, 1.5
+    start = sgd.regression_loss(x, y, w0, b0)
+    assert 1.5 < 2 / regression_curvature(x, half=True)
+    assert np.all(grid["final"][:, 3] < 0.1 * start)
+    assert np.all(grid["final"][:, 3] > 10 * floor)
+    full_batch = sgd.train_numpy(x, y, batch_size=1000, lr=1.5, epochs=EPOCHS)
+    assert np.all(np.diff(full_batch.loss) < 0)       # "its loss falls at each of its updates"
+    assert full_batch.loss[0] > 10 and full_batch.final_loss < 1.0    # "from about 16 to below 1"

@@ -9,6 +9,8 @@ numbers up to float32 rounding.
 * :func:`time_per_update`: wall time of one update against the batch size;
 * :func:`gradient_noise`: how far minibatch gradients scatter around the full gradient,
   against the sampling-without-replacement formula :func:`noise_theory`;
+* :func:`batch_critical_point`: at a critical point of one batch's loss, the other batches'
+  gradients are far from zero;
 * :func:`train_torch`, :func:`train_mxnet`: training runs (:class:`Run`);
 * :func:`sharpness`: the top Hessian eigenvalue (:func:`course_lib.hessian.top_eigenvalues`)
   and Keskar et al.'s epsilon-sharpness (:func:`course_lib.landscape.sharpness`);
@@ -26,8 +28,8 @@ import numpy as np
 from course_lib.data import batches, digits
 
 __all__ = [
-    "load", "torch_net", "torch_to_mxnet", "time_per_update", "gradient_noise", "noise_theory",
-    "squared_error", "Sweep", "sharpness_sweep", "Run", "train_torch", "train_mxnet", "accuracy", "sharpness", "interpolation",
+    "load", "torch_net", "torch_to_mxnet", "gpu_available", "time_per_update", "gradient_noise",
+    "batch_critical_point", "noise_theory", "squared_error", "Sweep", "sharpness_sweep", "Run", "train_torch", "train_mxnet", "accuracy", "sharpness", "interpolation",
     "draw_noise", "draw_interpolation",
 ]
 
@@ -82,13 +84,43 @@ def _mxnet_to_torch(net, hidden: int):
 
 
 # --------------------------------------------------------------------------- speed
+def _device_kind(device) -> str | None:
+    """``None`` (the default device), ``"cpu"`` or ``"gpu"`` from a name or a device object."""
+    if device is None:
+        return None
+    name = str(getattr(device, "type", getattr(device, "device_type", device))).lower()
+    name = name.split(":")[0].split("(")[0]
+    if name == "cpu":
+        return "cpu"
+    if name in ("cuda", "gpu"):
+        return "gpu"
+    raise ValueError(f"device must be None, 'cpu' or 'cuda' (or 'gpu'), got {device!r}")
+
+
+def gpu_available(framework: str = "torch") -> bool:
+    """Whether ``framework`` (``"torch"`` or ``"mxnet"``, if installed) sees a GPU."""
+    if framework == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    try:
+        import mxnet as mx
+
+        return mx.context.num_gpus() > 0
+    except Exception:  # MXNet missing, or a CPU-only build that raises instead of returning 0
+        return False
+
+
 def time_per_update(batch_sizes: Sequence[int], framework: str = "torch", hidden: int = 32,
-                    updates: int = 20, n: int = 4096, seed: int = 0) -> np.ndarray:
+                    updates: int = 20, n: int = 4096, seed: int = 0, device=None) -> np.ndarray:
     """Median wall time (seconds) of one SGD update (forward, backward, step) per batch size.
 
     Inputs are random (timing does not depend on the values); ``n`` examples are kept on the
-    device (``course_lib.torch.device()`` or ``course_lib.mxnet.context()``: the GPU when
-    present), and each update draws its batch from them. A few warm-up updates are not timed.
+    device and each update draws its batch from them. A few warm-up updates are not timed.
+    ``device``: ``"cpu"``, ``"cuda"`` (or ``"gpu"``, the first GPU), a ``torch.device`` or an
+    ``mx.Context``; ``None`` takes the experiments' default (``course_lib.torch.device()`` or
+    ``course_lib.mxnet.context()``: the GPU when present). Asking for a GPU where the framework
+    sees none raises ``RuntimeError``.
     """
     if framework not in ("torch", "mxnet"):
         raise ValueError(f"framework must be 'torch' or 'mxnet', got {framework!r}")
@@ -96,15 +128,19 @@ def time_per_update(batch_sizes: Sequence[int], framework: str = "torch", hidden
         raise ValueError(f"updates must be >= 1, got {updates}")
     if any(int(b) < 1 or int(b) > n for b in batch_sizes):
         raise ValueError(f"batch_sizes must lie in [1, n={n}], got {list(batch_sizes)}")
+    kind = _device_kind(device)
+    if kind == "gpu" and not gpu_available(framework):
+        raise RuntimeError(f"{framework} sees no GPU on this machine")
     rng = np.random.default_rng(seed)
     xs = rng.standard_normal((n, 64)).astype(np.float32)
     ys = rng.integers(0, 10, n)
     out = []
     if framework == "torch":
         import torch
-        from course_lib.torch import SGD, device
+        from course_lib.torch import SGD
+        from course_lib.torch import device as default_device
 
-        dev = device()
+        dev = default_device() if kind is None else torch.device("cpu" if kind == "cpu" else "cuda")
         x, y = torch.as_tensor(xs, device=dev), torch.as_tensor(ys, device=dev)
         model = torch_net(hidden, seed).to(dev)
         opt = SGD(model.parameters(), lr=0.01)
@@ -121,7 +157,7 @@ def time_per_update(batch_sizes: Sequence[int], framework: str = "torch", hidden
     else:
         from course_lib.mxnet import SGD, context, mx
 
-        ctx = context()
+        ctx = context() if kind is None else (mx.cpu() if kind == "cpu" else mx.gpu(0))
         x, y = mx.nd.array(xs, ctx=ctx), mx.nd.array(ys, ctx=ctx)
         net = torch_to_mxnet(torch_net(hidden, seed), ctx)
         trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=0.01))
@@ -188,6 +224,60 @@ def gradient_noise(model, x, y, batch_sizes: Sequence[int], samples: int = 200, 
         cosine.append(float(torch.nn.functional.cosine_similarity(g_b, g[None], dim=1).mean()))
     return {"batch_sizes": np.asarray(batch_sizes), "mse": np.array(mse), "cosine": np.array(cosine),
             "full_norm": float(g.norm()), "example_variance": float(((g_i - g) ** 2).sum(dim=1).mean())}
+
+
+def batch_critical_point(split, batch_size: int = 32, others: int = 20, hidden: int = 32,
+                         seed: int = 0, max_iter: int = 500) -> dict:
+    """A critical point of one batch's loss is not one of the other batches' losses.
+
+    Shuffles the training set with ``np.random.default_rng(seed)``, takes the first
+    ``batch_size`` examples as batch A and the next ``others`` disjoint batches of the same size
+    as the other batches, and drives the gradient of A's loss (:func:`squared_error`, float64)
+    to zero from the network's initial weights with L-BFGS. Returns the gradient norms there:
+    ``batch`` (A's, near zero), ``others`` (one per other batch), ``full`` (the whole training
+    set's), the same three at the initial weights (``*_start``), and ``batch_loss``.
+    """
+    import torch
+
+    n = len(split.y_train)
+    if int(batch_size) < 1 or int(others) < 1 or (others + 1) * int(batch_size) > n:
+        raise ValueError(f"need batch_size >= 1, others >= 1 and (others + 1) * batch_size <= {n}, "
+                         f"got batch_size={batch_size}, others={others}")
+    x = torch.as_tensor(split.x_train, dtype=torch.float64)
+    y = torch.as_tensor(split.y_train)
+    order = np.random.default_rng(seed).permutation(n)
+    batch = order[:batch_size]
+    rest = [order[batch_size * (k + 1):batch_size * (k + 2)] for k in range(others)]
+    model = torch_net(hidden, seed).double()
+    params = list(model.parameters())
+
+    def loss(idx):
+        return squared_error(model(x[idx]), y[idx])
+
+    def norm(idx):
+        grads = torch.autograd.grad(loss(idx), params)
+        return float(torch.sqrt(sum((g ** 2).sum() for g in grads)))
+
+    def norms():
+        return norm(batch), np.array([norm(idx) for idx in rest]), norm(np.arange(n))
+
+    with _one_thread():
+        start = norms()
+        opt = torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter, tolerance_grad=1e-9,
+                                tolerance_change=0.0, history_size=50, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            value = loss(batch)
+            value.backward()
+            return value
+
+        opt.step(closure)
+        end = norms()
+        with torch.no_grad():
+            batch_loss = float(loss(batch))
+    return {"batch": end[0], "others": end[1], "full": end[2], "batch_start": start[0],
+            "others_start": start[1], "full_start": start[2], "batch_loss": batch_loss}
 
 
 def noise_theory(batch_sizes, n: int, example_variance: float) -> np.ndarray:

@@ -96,6 +96,44 @@ def regression_curvature(x: np.ndarray, half: bool = False) -> float:
     return top if half else 2.0 * top
 
 
+def regression_gd_torch(x_np, y_np, lr: float, steps: int = 100, seed: int = 0) -> float:
+    """Full-batch gradient descent on a linear regression in PyTorch (``mse_loss``); the last loss."""
+    import torch
+
+    from course_lib.torch import SGD, device
+
+    x, y = torch.as_tensor(x_np, device=device()), torch.as_tensor(y_np, device=device())
+    torch.manual_seed(seed)
+    model = torch.nn.Linear(x.shape[1], 1).to(device=device(), dtype=x.dtype)
+    optimizer = SGD(model.parameters(), lr=lr)
+    for step in range(steps):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x).squeeze(1), y)
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+def regression_gd_mxnet(x_np, y_np, lr: float, steps: int = 100, seed: int = 0) -> float:
+    """The same in MXNet Gluon, whose ``L2Loss`` is half the squared error; the last loss."""
+    import mxnet as mx
+
+    from course_lib.mxnet import SGD, context
+
+    x, y = mx.nd.array(x_np, ctx=context()), mx.nd.array(y_np, ctx=context())
+    mx.random.seed(seed)
+    net = mx.gluon.nn.Dense(1, in_units=x.shape[1])
+    net.initialize(mx.init.Normal(0.5), ctx=context())
+    trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=lr))
+    l2 = mx.gluon.loss.L2Loss()
+    for step in range(steps):
+        with mx.autograd.record():
+            loss = l2(net(x), y).mean()
+        loss.backward()
+        trainer.step(1)
+    return float(loss.asscalar())
+
+
 def draw_descent(lr_factor: float, condition: float, steps: int = 40):
     """Figure for the chapter's playground: gradient descent on a rotated quadratic with
     condition number ``condition`` at ``lr = lr_factor * 2 / L``: path and loss per step."""
