@@ -120,14 +120,20 @@ def test_variance_of_the_two_estimators(digits_torch):
         assert spreads[2][key] > spreads[4][key] > spreads[16][key]
 
 
-def test_mxnet_twin_raises_the_accuracy_too():
+def _pretrained_mxnet():
+    """The chapter's MXNet network after 2 epochs of SGD, and the digits as NDArrays."""
     pytest.importorskip("mxnet")
     import course_lib.mxnet as cmx
 
-    xm, ym, _, _ = data.to_mxnet(*data.digits(seed=0))
+    xm, ym, xt, yt = data.to_mxnet(*data.digits(seed=0))
     net = models.mxnet_mlp([64, 32, 10], seed=0)
     trainer = cmx.mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=0.1))
     models.train_mxnet(net, trainer, xm, ym, epochs=2, batch_size=64, seed=0)
+    return net, xm, ym, xt, yt
+
+
+def test_mxnet_twin_raises_the_accuracy_too():
+    net, xm, ym, _, _ = _pretrained_mxnet()
     flat = S.mxnet_flat_problem(net, xm, ym)
     run = ex.train_importance_sampling(flat, STEPS, n=4, sigma=0.003, mix=0.5, alpha=0.002)
     assert run.errors[-1] < run.errors[0] - 0.03 and 2.0 < run.ess < 4.0
@@ -145,13 +151,7 @@ def test_sampler_step_along_the_guide(comparison):
 
 @pytest.fixture(scope="module")
 def comparison_mxnet():
-    pytest.importorskip("mxnet")
-    import course_lib.mxnet as cmx
-
-    xm, ym, xt, yt = data.to_mxnet(*data.digits(seed=0))
-    net = models.mxnet_mlp([64, 32, 10], seed=0)
-    trainer = cmx.mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=0.1))
-    models.train_mxnet(net, trainer, xm, ym, epochs=2, batch_size=64, seed=0)
+    net, xm, ym, xt, yt = _pretrained_mxnet()
     flat, test = S.mxnet_flat_problem(net, xm, ym), S.mxnet_flat_problem(net, xt, yt)
     results = ex.compare_on_digits_mxnet(net, flat, xm, ym, STEPS, seeds=(0, 1, 2), test=test)
     return flat, test, results
