@@ -425,27 +425,31 @@ class _Krylov:
         cancellation (the pass shrank w below 0.7 of its norm: Daniel, Gragg, Kaufman and
         Stewart's test), which keeps the basis orthogonal to working precision.
         """
-        basis = self.V[:rows]
+        basis, x = self.V[:rows], w
+        on_cpu = x.device.type == "cpu"
+        if on_cpu:  # numpy views of the same memory: a fraction of torch's per-call overhead
+            basis, x = basis.numpy(), x.numpy()
+        host = (lambda a: a) if on_cpu else (lambda a: a.cpu().numpy())
         last = basis[max(rows - 2, 0):]
-        c = last @ w
-        w = w - c @ last
-        h = torch.cat([torch.zeros(rows - len(c), dtype=w.dtype, device=w.device), c])
-        norm = torch.linalg.vector_norm(w)
+        c = last @ x
+        x = x - c @ last
+        h = np.zeros(rows)
+        h[rows - len(c):] = host(c)
+        norm = math.sqrt(float(x @ x))
         for _ in range(2):
-            c = basis @ w
-            w = w - c @ basis
-            h += c
-            before, norm = norm, torch.linalg.vector_norm(w)
+            c = basis @ x
+            x = x - c @ basis
+            h += host(c)
+            before, norm = norm, math.sqrt(float(x @ x))
             if norm >= 0.7 * before:
                 break
-        return w, h, float(norm)
+        return (torch.from_numpy(x) if on_cpu else x), h, norm
 
     def extend(self) -> None:
         j = self.j
         w = self.apply(self.V[j]).to(self.V.dtype)
         self.hvps += 1
         w, h, self.beta = self._orthogonalize(w, j + 1)
-        h = h.cpu().numpy()
         self.P[:j + 1, j] = h
         self.P[j, :j + 1] = h
         self.j = j + 1
