@@ -6,6 +6,9 @@
 * ``full``: the sizes a reader with a GPU should see.
 
 Unset, the mode is ``full`` when CUDA is available and ``fast`` otherwise.
+
+``COURSE_LIB_PROGRESS=0`` silences the progress bars of long loops (:func:`progress`). The
+book build and the tests set it: a bar frozen at 0% in a static page tells a reader nothing.
 """
 from __future__ import annotations
 
@@ -46,3 +49,13 @@ def device_name() -> str:
     if torch.cuda.is_available():
         return f"GPU ({torch.cuda.get_device_name(0)})"
     return "CPU"
+
+
+def progress(iterable, desc: str | None = None, total: int | None = None):
+    """``iterable`` wrapped in a tqdm progress bar (a widget in Jupyter), or unchanged when
+    ``COURSE_LIB_PROGRESS=0`` (book builds and tests, see the module docstring)."""
+    if os.environ.get("COURSE_LIB_PROGRESS", "1").strip() == "0":
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, total=total)

@@ -33,6 +33,8 @@ from typing import Any, Callable, Sequence
 
 import matplotlib
 
+from course_lib import config
+
 MAX_FRAMES = 64
 
 
@@ -122,7 +124,8 @@ class Playground:
         """The base64 PNG of every frame, drawn once and cached."""
         if self._frames is None:
             names = list(self.controls)
-            self._frames = {key: self._render(dict(zip(names, key))) for key in self.frame_keys()}
+            keys = config.progress(self.frame_keys(), desc="precomputing the static frames")
+            self._frames = {key: self._render(dict(zip(names, key))) for key in keys}
         return self._frames
 
     # -- static page ---------------------------------------------------------------------

@@ -179,3 +179,14 @@ def test_status_page_records_mode_and_a_build_never_mixes_modes(tmp_path, monkey
     info._drop_other_mode(App)
     left = [r.uri for r in get_cache(str(tmp_path / "cache")).list_cache_records()]
     assert left == [str(tmp_path / "b.md")]                          # the fast record is gone
+
+
+def test_progress_bars_are_silent_in_builds_and_shown_otherwise(monkeypatch):
+    from course_lib.config import progress
+
+    items = [1, 2, 3]
+    monkeypatch.setenv("COURSE_LIB_PROGRESS", "0")
+    assert progress(items, desc="x") is items                      # builds and tests: no bar
+    monkeypatch.setenv("COURSE_LIB_PROGRESS", "1")
+    bar = progress(items, desc="x")
+    assert bar is not items and list(bar) == items and bar.desc == "x"

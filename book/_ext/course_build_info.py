@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -87,6 +88,8 @@ def _add_runs(app, env):
 
 
 def setup(app):
+    # No progress bars in the executed pages: a bar frozen at 0% tells a reader nothing.
+    os.environ.setdefault("COURSE_LIB_PROGRESS", "0")
     app.connect("config-inited", _add_substitutions, priority=900)
     app.connect("builder-inited", _drop_other_mode)
     app.connect("env-updated", _add_runs)

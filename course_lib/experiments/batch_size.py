@@ -25,6 +25,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from course_lib import config
 from course_lib.data import batches, digits
 
 __all__ = [
@@ -464,8 +465,7 @@ def sharpness_sweep(split, batch_sizes: Sequence[int], updates: int, seeds: Sequ
     models = []
     jobs = [(i, j) for i in range(len(seeds)) for j in range(len(batch_sizes))]
     if progress:
-        from tqdm.auto import tqdm
-        jobs = tqdm(jobs, desc="sharpness sweep")
+        jobs = config.progress(jobs, desc="sharpness sweep")
     for i, j in jobs:
         run = train_torch(split, batch_sizes[j], updates=updates, lr=lr, seed=seeds[i])
         sharp = sharpness(run.model, split, epsilon=epsilon)

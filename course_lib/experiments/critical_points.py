@@ -30,7 +30,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from course_lib import descent, hessian
+from course_lib import config, descent, hessian
 from course_lib.surfaces import Surface
 
 __all__ = [
@@ -354,8 +354,7 @@ def _saddle_census(runs, hidden, train_steps, search_steps, lr, seed, progress):
     optimizer = Adam(ensemble.parameters(), lr=lr)
     steps = range(train_steps)
     if progress:
-        from tqdm.auto import tqdm
-        steps = tqdm(steps, desc="training the runs")
+        steps = config.progress(steps, desc="training the runs")
     for step in steps:
         hit = torch.as_tensor(stops == step)
         snapshots[hit] = ensemble.theta.detach()[hit]

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from course_lib import data, models
+from course_lib import config, data, models
 
 __all__ = ["example_curves", "PLAIN_MLP", "train_plain_mlp", "depth_sweep",
            "MISMATCH_MLP", "mismatch_run_torch", "mismatch_run_mxnet", "mismatch_experiment",
@@ -161,9 +161,7 @@ def depth_sweep(depths: Sequence[int], seeds: Sequence[int] = (0,), framework: s
     split = data.digits()
     jobs = [(d, s) for d in depths for s in seeds]
     if progress:
-        from tqdm.auto import tqdm
-
-        jobs = tqdm(jobs, desc=f"depth sweep ({framework})")
+        jobs = config.progress(jobs, desc=f"depth sweep ({framework})")
     train, val = np.zeros((len(depths), len(seeds))), np.zeros((len(depths), len(seeds)))
     for d, s in jobs:
         history = train_plain_mlp(d, seed=s, framework=framework, split=split)
