@@ -113,17 +113,23 @@ def parameter_vector(model) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in _trainable(model)])
 
 
-def load_parameter_vector(model, vector) -> None:
-    """Write the flat ``vector`` (torch or numpy, length n) into the trainable parameters of ``model``."""
-    params = _trainable(model)
+def _flat_vector(params, vector, name: str, alternative: str = "") -> torch.Tensor:
+    """``vector`` as a tensor, refused unless it is flat with one entry per trainable parameter."""
     n = sum(p.numel() for p in params)
     vector = torch.as_tensor(vector)
     if vector.shape != (n,):
-        raise ValueError(f"vector must have shape ({n},) (the number of trainable parameters), "
-                         f"got {tuple(vector.shape)}")
+        raise ValueError(f"{name} must be a flat vector of the model's n={n} trainable parameters"
+                         f"{alternative}, got shape {tuple(vector.shape)}")
+    return vector
+
+
+def load_parameter_vector(model, vector) -> None:
+    """Write the flat ``vector`` (torch or numpy, length n) into the trainable parameters of ``model``."""
+    params = _trainable(model)
+    vector = _flat_vector(params, vector, "vector")
     with torch.no_grad():
-        for p, part in zip(params, vector.split([p.numel() for p in params])):
-            p.copy_(part.reshape(p.shape))
+        for p, part in zip(params, _split(vector, params)):
+            p.copy_(part)
 
 
 def _split(vector: torch.Tensor, params) -> list:

@@ -30,18 +30,15 @@ import scipy.optimize
 import torch
 
 from course_lib.hessian import (_batches_on_device, _checked_loss, _eval_mode, _evaluate_loss,
-                                _trainable, load_parameter_vector, parameter_vector)
+                                _flat_vector, _trainable, load_parameter_vector,
+                                parameter_vector)
 
 __all__ = ["interpolate", "Plane", "plane", "random_direction", "sharpness"]
 
 
 def _flat(model, theta, name: str) -> torch.Tensor:
     params = _trainable(model)
-    n = sum(p.numel() for p in params)
-    vector = torch.as_tensor(theta)
-    if vector.shape != (n,):
-        raise ValueError(f"{name} must be a flat vector of the model's n={n} trainable parameters "
-                         f"or a state_dict, got shape {tuple(vector.shape)}")
+    vector = _flat_vector(params, theta, name, " or a state_dict")
     return vector.to(device=params[0].device, dtype=torch.float64)
 
 

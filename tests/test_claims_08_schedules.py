@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from lr_trace import torch_lrs
+
 from course_lib import schedules
 from course_lib.experiments import schedules as sch
 
@@ -96,26 +98,14 @@ def test_every_decay_removes_the_bursts():
 
 
 # ------------------------------------------------------------------ shapes
-def _torch_lrs(make_scheduler, steps, lr=1e-3):
-    p = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.SGD([p], lr=lr)
-    scheduler = make_scheduler(opt)
-    out = []
-    for _ in range(steps):
-        out.append(opt.param_groups[0]["lr"])
-        opt.step()
-        scheduler.step()
-    return np.array(out)
-
-
 def test_decays_match_torch_schedulers():
     total, lr = 1000, 1e-3
     ours = {d: np.array([sch.compose(d, 0, lr, total)(t) for t in range(total)]) for d in sch.DECAYS}
     lr_sched = torch.optim.lr_scheduler
-    assert np.allclose(ours["step"], _torch_lrs(lambda o: lr_sched.StepLR(o, 250, 0.5), total))
+    assert np.allclose(ours["step"], torch_lrs(lambda o: lr_sched.StepLR(o, 250, 0.5), total))
     assert np.allclose(ours["exponential"],
-                       _torch_lrs(lambda o: lr_sched.ExponentialLR(o, 0.01 ** (1 / total)), total))
-    assert np.allclose(ours["cosine"], _torch_lrs(lambda o: lr_sched.CosineAnnealingLR(o, total), total))
+                       torch_lrs(lambda o: lr_sched.ExponentialLR(o, 0.01 ** (1 / total)), total))
+    assert np.allclose(ours["cosine"], torch_lrs(lambda o: lr_sched.CosineAnnealingLR(o, total), total))
     assert np.allclose(ours["constant"], lr)
     assert np.isclose(ours["exponential"][-1] / lr, 0.01, rtol=0.01)  # "down to 1% of the peak"
 

@@ -223,15 +223,19 @@ def _net_and_data(seed=0):
     return net, x, y
 
 
-def _train(trainer_args, steps=50):
-    net, x, y = _net_and_data()
-    trainer = gluon.Trainer(net.collect_params(), *trainer_args)
+def _steps(net, x, y, trainer, n):
     loss_fn = gluon.loss.L2Loss()
-    for _ in range(steps):
+    for _ in range(n):
         with autograd.record():
             loss = loss_fn(net(x), y)
         loss.backward()
         trainer.step(x.shape[0])
+
+
+def _train(trainer_args, steps=50):
+    net, x, y = _net_and_data()
+    trainer = gluon.Trainer(net.collect_params(), *trainer_args)
+    _steps(net, x, y, trainer, steps)
     return [p.data().asnumpy() for p in net.collect_params().values()], trainer
 
 
@@ -254,15 +258,6 @@ def test_registered_names(name, cls):
     assert isinstance(opt, mx.optimizer.Optimizer)
     # MXNet's own optimizers are untouched
     assert type(mx.optimizer.create(cls.lower())).__module__.startswith("mxnet")
-
-
-def _steps(net, x, y, trainer, n):
-    loss_fn = gluon.loss.L2Loss()
-    for _ in range(n):
-        with autograd.record():
-            loss = loss_fn(net(x), y)
-        loss.backward()
-        trainer.step(x.shape[0])
 
 
 ROUND_TRIP = [("Adam", dict(learning_rate=0.05, amsgrad=True)),

@@ -8,23 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from lr_trace import torch_lrs
+
 from course_lib import schedules as S
 
 
 def _values(schedule, n):
     return np.array([schedule(t) for t in range(n)])
-
-
-def _torch_lrs(make, n, lr):
-    w = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.SGD([w], lr=lr)
-    sched = make(opt)
-    out = []
-    for _ in range(n):
-        out.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
-    return np.array(out)
 
 
 def test_constant():
@@ -35,7 +25,7 @@ def test_step_decay_matches_closed_form_and_torch_steplr():
     s = S.step_decay(0.1, step_size=7, gamma=0.3)
     v = _values(s, 40)
     np.testing.assert_allclose(v, [0.1 * 0.3 ** (t // 7) for t in range(40)], rtol=1e-15)
-    ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.StepLR(o, 7, gamma=0.3), 40, 0.1)
+    ref = torch_lrs(lambda o: torch.optim.lr_scheduler.StepLR(o, 7, gamma=0.3), 40, 0.1)
     np.testing.assert_allclose(v, ref, rtol=1e-12)
     assert s(6) == 0.1 and s(7) == pytest.approx(0.03)
 
@@ -43,14 +33,14 @@ def test_step_decay_matches_closed_form_and_torch_steplr():
 def test_exponential_matches_torch():
     v = _values(S.exponential(0.5, 0.95), 60)
     np.testing.assert_allclose(v, 0.5 * 0.95 ** np.arange(60), rtol=1e-14)
-    ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.95), 60, 0.5)
+    ref = torch_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.95), 60, 0.5)
     np.testing.assert_allclose(v, ref, rtol=1e-12)
 
 
 def test_cosine_matches_torch_and_ends_at_min_lr():
     s = S.cosine(0.2, total_steps=50, min_lr=0.01)
     v = _values(s, 80)
-    ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 50, eta_min=0.01),
+    ref = torch_lrs(lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 50, eta_min=0.01),
                      51, 0.2)
     np.testing.assert_allclose(v[:51], ref, rtol=1e-10)
     assert v[0] == pytest.approx(0.2) and v[25] == pytest.approx(0.105)

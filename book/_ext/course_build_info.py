@@ -43,7 +43,13 @@ def _drop_other_mode(app):
             cache.remove_cache(record.pk)
 
 
-def _cached_runs(app) -> dict[str, dict]:
+def _this_run() -> dict:
+    from course_lib.config import device_name, mode
+
+    return {"device": device_name(), "mode": mode()}
+
+
+def _cached_runs(app, here: dict) -> dict[str, dict]:
     """Executed notebook path -> ``{"device": ..., "mode": ...}`` of its newest cache record.
 
     Records without them were executed by a build (myst-nb records only the run time): this
@@ -51,12 +57,9 @@ def _cached_runs(app) -> dict[str, dict]:
     """
     from jupyter_cache.cache.db import NbCacheRecord, session_context
 
-    from course_lib.config import device_name, mode
-
     cache = _cache(app)
     if cache is None:
         return {}
-    here = {"device": device_name(), "mode": mode()}
     runs = {}
     with session_context(cache.db) as session:
         for record in sorted(session.query(NbCacheRecord).all(), key=lambda r: r.created):
@@ -69,11 +72,11 @@ def _cached_runs(app) -> dict[str, dict]:
 
 
 def _add_runs(app, env):
-    from course_lib.config import device_name, mode
     from myst_nb.ext import execution_tables
     from myst_nb.sphinx_ import NbMetadataCollector
 
-    here, cached = {"device": device_name(), "mode": mode()}, _cached_runs(app)
+    here = _this_run()
+    cached = _cached_runs(app, here)
     for docname, data in NbMetadataCollector.get_doc_data(env).items():
         exec_data = data.get("exec_data")
         if exec_data:
