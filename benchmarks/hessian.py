@@ -19,6 +19,11 @@ float64 copy of the model: an algorithm independent of both):
 4. SLQ density with 100 Lanczos steps on a ~3k-parameter MLP: >= 3x faster, same top Ritz
    value to 1e-4; on the whole training set and on one batch of 200 examples.
 
+course_lib picks its engine as a user's call would (``HessianOperator(engine="auto")``): the
+layer-by-layer R-operator of :mod:`course_lib.mlp_hessian` for the MLPs, autograd's double
+backward for the CNN. The MLP rows also show course_lib forced onto autograd
+(``engine=autograd``), for reference: that is its speed on models the MLP engine does not cover.
+
 Without PyHessian (or with ``--no-pyhessian``) only its columns are skipped: course_lib's
 timings and errors are still printed, and the trace bar compares Hutch++ with course_lib's
 own Hutchinson at the same 100 HVPs (it draws the same Rademacher vectors as PyHessian). ``--quick`` shrinks every model and seed
@@ -122,7 +127,7 @@ def float64_reference(model, data, k):
     """The k top eigenvalues (descending) of a float64 copy of the model, by ARPACK to 1e-12."""
     model64 = copy.deepcopy(model).double()
     x, y = data
-    op = hessian.HessianOperator(model64, F.cross_entropy, (x.double(), y))
+    op = hessian.HessianOperator(model64, F.cross_entropy, (x.double(), y), engine="autograd")
     values = scipy.sparse.linalg.eigsh(op, k=k, which="LA", tol=1e-12, return_eigenvectors=False)
     return np.sort(values)[::-1]
 
@@ -156,7 +161,7 @@ def compare_top(name, model, data, k, seeds, bar, error_bar=None, variants=None)
     """Median time ratio and worst relative error; ``error_bar=None``: PyHessian's accuracy or better.
 
     ``variants`` maps a row name to extra keyword arguments of ``top_eigenvalues`` (say
-    ``{"tol": 1e-2}``). Returns ``{row: bar met}`` for the default call ("course_lib") and
+    ``{"tol": 1e-2}``; ``engine`` goes to the ``HessianOperator``). Returns ``{row: bar met}`` for the default call ("course_lib") and
     each variant, each judged on its own speed and error.
     """
     ref = float64_reference(model, data, k)
@@ -175,13 +180,17 @@ def compare_top(name, model, data, k, seeds, bar, error_bar=None, variants=None)
             box = {}
 
             def run_ours():
-                box["op"] = hessian.HessianOperator(model, F.cross_entropy, data)
-                return hessian.top_eigenvalues(box["op"], k=k, seed=seed, **kwargs).values
+                options = dict(kwargs)
+                box["op"] = hessian.HessianOperator(model, F.cross_entropy, data,
+                                                    engine=options.pop("engine", "auto"))
+                return hessian.top_eigenvalues(box["op"], k=k, seed=seed, **options).values
 
             t, values = timed(run_ours)
             rows[who].append((t, box["op"].num_hvps, np.max(np.abs(values / ref - 1))))
+    engine = hessian.HessianOperator(model, F.cross_entropy, data).engine
     print(f"\n{name}: top-{k} eigenvalues, n = {n_params(model):,} parameters, "
-          f"{len(data[0])} examples, float64 reference lambda = {np.round(ref, 5)}")
+          f"{len(data[0])} examples, float64 reference lambda = {np.round(ref, 5)}; "
+          f"course_lib's engine: {engine}")
     med, err = {}, {}
     for who, r in rows.items():
         times, hvps, errs = zip(*r)
@@ -253,7 +262,8 @@ def compare_trace(model, data, seeds, budget=100):
 
 
 def compare_density(model, data, seeds, steps):
-    rows = {"course_lib": []}
+    """SLQ timings; the row "autograd" (course_lib forced onto its generic engine) is for reference."""
+    rows = {"course_lib": [], "autograd": []}
     if PYHESSIAN is not None:
         rows["pyhessian"] = []
     lam_max = float64_reference(model, data, 1)[0]
@@ -263,10 +273,13 @@ def compare_density(model, data, seeds, steps):
             t, (values, _) = timed(lambda: pyhessian_for(model, data).density(iter=steps, n_v=1))
             release(model)
             rows["pyhessian"].append((t, max(values[0])))
-        t, result = timed(lambda: hessian.density(model, F.cross_entropy, data, steps=steps, seed=seed))
-        rows["course_lib"].append((t, result.ritz_values.max()))
+        for who, engine in (("course_lib", "auto"), ("autograd", "autograd")):
+            t, result = timed(lambda: hessian.density(hessian.HessianOperator(model, F.cross_entropy, data, engine=engine),
+                                                      steps=steps, seed=seed))
+            rows[who].append((t, result.ritz_values.max()))
+    engine = hessian.HessianOperator(model, F.cross_entropy, data).engine
     print(f"\ndensity: SLQ with {steps} Lanczos steps, MLP with n = {n_params(model):,} parameters, "
-          f"{len(data[0])} examples, float64 lambda_max = {lam_max:.6f}")
+          f"{len(data[0])} examples, float64 lambda_max = {lam_max:.6f}; course_lib's engine: {engine}")
     med = {}
     for who, r in rows.items():
         times, tops = zip(*r)
@@ -282,6 +295,7 @@ def compare_density(model, data, seeds, steps):
     ratio = med["pyhessian"] / med["course_lib"]
     agree = max(abs(a[1] / b[1] - 1) for a, b in zip(rows["pyhessian"], rows["course_lib"]))
     ok = ratio >= 3 and agree <= 1e-4
+    print(f"  (with engine=autograd: speed-up {med['pyhessian'] / med['autograd']:.1f}x, for reference)")
     print(f"  speed-up {ratio:.1f}x (bar >= 3x), top Ritz values agree to {agree:.1e} (bar 1e-4): {verdict(ok)}")
     return ok
 
@@ -319,7 +333,8 @@ def main(argv=None):
     # clustered spectrum of the --quick model it misses by far).
     fast = "tol=1e-2, start=gradient"
     top5 = compare_top("MLP " + "-".join(map(str, sizes)), model, (x[:n_mlp], y[:n_mlp]), 5, range(2 if q else 5),
-                       4, 1e-3, variants={fast: {"tol": 1e-2, "start": "gradient"}})
+                       4, 1e-3, variants={fast: {"tol": 1e-2, "start": "gradient"},
+                                          "engine=autograd": {"engine": "autograd"}})
     results["MLP top-5"] = top5["course_lib"]
     results[f"MLP top-5 with {fast}"] = top5[fast]
 

@@ -30,4 +30,9 @@ def test_hessian_benchmark_runs_quickly_without_pyhessian():
     errors = [float(e) for e in re.findall(r"course_lib +median.*max relative error ([0-9.eE+-]+)", out)]
     assert len(errors) == 4 and max(errors) < 1e-3, out
     assert "tol=1e-2, start=gradient median" in out
+    # the MLPs use the layer-by-layer engine, the CNN autograd; the autograd rows are printed too
+    assert re.search(r"MLP 64-16-10: top-5 .*course_lib's engine: mlp", out)
+    assert re.search(r"CNN: top-1 .*course_lib's engine: autograd", out)
+    assert out.count("course_lib's engine: mlp") == 3                     # top-5 and two densities
+    assert "engine=autograd median" in out and out.count("autograd   median") == 2
     assert "MLP top-5 PASS" in out and "density PASS" in out and "density (batch 200) PASS" in out
