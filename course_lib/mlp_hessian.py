@@ -45,6 +45,7 @@ __all__ = ["unsupported", "Unsupported", "MLPCurvature"]
 class Unsupported(ValueError):
     """The data do not fit the layer-by-layer path (autograd still works)."""
 
+
 _ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid)
 _NO_OPS = (nn.Identity, nn.Dropout)
 
@@ -61,8 +62,9 @@ def unsupported(model, params) -> str | None:
     """
     if type(model) is not nn.Sequential:
         return f"the model is a {type(model).__name__}, not a torch.nn.Sequential"
-    global_hooks = (nn.modules.module._global_forward_hooks, nn.modules.module._global_forward_pre_hooks,
-                    nn.modules.module._global_backward_hooks)
+    module_hooks = nn.modules.module
+    global_hooks = [getattr(module_hooks, f"_global_{kind}_hooks", None)
+                    for kind in ("forward", "forward_pre", "backward", "backward_pre")]
     if any(global_hooks) or any(_all_hooks(m) for m in model.modules()):
         return "the model has hooks, which only autograd runs"
     seen_linear = False
@@ -159,9 +161,11 @@ class MLPCurvature:
             create = not (self._cross_entropy(loss_fn, batches) or self._squared_error(loss_fn, batches))
             (self.grad_output,) = torch.autograd.grad(loss, leaf, create_graph=create)
         self.loss = float(loss.detach())
-        if create:
+        if create and self.grad_output.requires_grad:
             self._leaf = leaf
             self._output_hessian = self._autograd_output_hessian
+        elif create:  # the loss is linear in the outputs
+            self._output_hessian = torch.zeros_like
 
     def _cross_entropy(self, loss_fn, batches) -> bool:
         targets = [b[1] for b in batches]

@@ -46,6 +46,8 @@ CASES = {
     "activation before the first layer + CrossEntropyLoss module": (
         lambda: network(nn.Tanh(), nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 3)), nn.CrossEntropyLoss(), LABELS),
     "one layer + MSELoss module": (lambda: network(nn.Linear(6, 3)), nn.MSELoss(), VALUES),
+    "a loss linear in the outputs": (lambda: network(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 3)),
+                                     lambda outputs, targets: (outputs * targets).mean(), VALUES),
     "ignored targets (-100)": (lambda: network(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3)),
                                F.cross_entropy, torch.where(torch.arange(30) % 4 == 0, -100, LABELS)),
 }
