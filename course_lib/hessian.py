@@ -333,28 +333,32 @@ class HessianOperator(LinearOperator):
         # splitting v at every product (which matters for small models and long Lanczos runs).
         self._buffer = torch.empty(self.n, device=self.device, dtype=self.param_dtype)
         self._views = _split(self._buffer, self.params)
-        self._mlp = None
-        why_not = "it needs cache=True" if not self.cache else mlp_hessian.unsupported(model, self.params)
-        if engine == "mlp" and why_not:
-            raise ValueError(f"engine='mlp' cannot be used: {why_not}")
-        self.engine = "autograd" if why_not or engine == "autograd" else "mlp"
-        if self.engine == "mlp":
-            with _eval_mode(model):
-                batches = list(_batches_on_device(model, self.batches))
+        self._mlp = self._mlp_curvature(engine)
+        self.engine = "autograd" if self._mlp is None else "mlp"
+        if self._mlp is not None:
+            self.loss = self._mlp.loss
+        elif self.cache:
+            self._grads, self.loss = self._weighted_gradients(create_graph=True)
+        else:
+            self.loss = _evaluate_loss(model, loss_fn, self.batches)
+
+    def _mlp_curvature(self, engine: str):
+        """The layer-by-layer engine when ``engine`` and the model allow it, else None."""
+        if engine == "autograd":
+            return None
+        try:
+            why_not = "it needs cache=True" if not self.cache else mlp_hessian.unsupported(self.model, self.params)
+            if why_not:
+                raise mlp_hessian.Unsupported(why_not)
+            with _eval_mode(self.model):
+                batches = list(_batches_on_device(self.model, self.batches))
                 if not batches:
                     raise ValueError("data holds no batch")
-                try:
-                    self._mlp = mlp_hessian.MLPCurvature(model, loss_fn, batches, _checked_loss)
-                    self.loss = self._mlp.loss
-                except mlp_hessian.Unsupported as why:
-                    if engine == "mlp":
-                        raise ValueError(f"engine='mlp' cannot be used: {why}") from None
-                    self.engine = "autograd"
-        if self.engine == "autograd":
-            if self.cache:
-                self._grads, self.loss = self._weighted_gradients(create_graph=True)
-            else:
-                self.loss = _evaluate_loss(model, loss_fn, self.batches)
+                return mlp_hessian.MLPCurvature(self.model, self.loss_fn, batches, _checked_loss)
+        except mlp_hessian.Unsupported as why:
+            if engine == "mlp":
+                raise ValueError(f"engine='mlp' cannot be used: {why}") from None
+            return None
 
     def _weighted_gradients(self, create_graph: bool):
         """Gradients of the mean loss; summing per-batch gradients keeps one graph to differentiate."""
