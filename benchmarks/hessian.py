@@ -349,11 +349,11 @@ def main(argv=None):
                           epochs=30)
     results["trace"] = compare_trace(model, (x[:n_small], y[:n_small]), range(3 if q else 20),
                                      budget=30 if q else 100)
-    results["density"] = compare_density(model, (x[:n_small], y[:n_small]), range(2 if q else 3),
+    results["density"] = compare_density(model, (x[:n_small], y[:n_small]), range(2 if q else 5),
                                          steps=30 if q else 100)
     # One batch of 200, the Hessian batch size of PyHessian's own examples: cheaper HVPs, so
     # the per-step bookkeeping (where the two differ) weighs more.
-    results["density (batch 200)"] = compare_density(model, (x[:200], y[:200]), range(2 if q else 3),
+    results["density (batch 200)"] = compare_density(model, (x[:200], y[:200]), range(2 if q else 5),
                                                      steps=30 if q else 100)
 
     print("\nsummary: " + ", ".join(f"{k} {verdict(v)}" for k, v in results.items())
