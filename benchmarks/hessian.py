@@ -162,8 +162,8 @@ def compare_top(name, model, data, k, seeds, bar, error_bar=None, variants=None)
     """Median time ratio and worst relative error; ``error_bar=None``: PyHessian's accuracy or better.
 
     ``variants`` maps a row name to extra keyword arguments of ``top_eigenvalues`` (say
-    ``{"tol": 1e-2}``; ``engine`` goes to the ``HessianOperator``). Returns ``{row: bar met}`` for the default call ("course_lib") and
-    each variant, each judged on its own speed and error.
+    ``{"tol": 1e-2}``; ``engine`` goes to the ``HessianOperator``). Returns ``{row: bar met}``
+    for the default call ("course_lib") and each variant, each judged on its own speed and error.
     """
     ref = float64_reference(model, data, k)
     variants = {"course_lib": {}, **(variants or {})}
