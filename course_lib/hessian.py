@@ -347,7 +347,8 @@ class HessianOperator(LinearOperator):
         if engine == "autograd":
             return None
         try:
-            why_not = "it needs cache=True" if not self.cache else mlp_hessian.unsupported(self.model, self.params)
+            why_not = ("it needs cache=True" if not self.cache
+                       else mlp_hessian.unsupported(self.model, self.params))
             if why_not:
                 raise mlp_hessian.Unsupported(why_not)
             with _eval_mode(self.model):

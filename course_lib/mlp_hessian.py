@@ -153,37 +153,35 @@ class MLPCurvature:
         """The loss, its gradient w.r.t. the output, and how to apply the output Hessian."""
         leaf = self.output.detach().requires_grad_(True)
         start, loss = 0, 0.0
+        closed_form = self._closed_form_hessian(loss_fn, batches)
         with torch.enable_grad():
             for *_, targets, size in batches:
                 part = check_loss(loss_fn(leaf[start:start + size], targets))
                 loss = loss + part * (size / self.count)
                 start += size
-            create = not (self._cross_entropy(loss_fn, batches) or self._squared_error(loss_fn, batches))
-            (self.grad_output,) = torch.autograd.grad(loss, leaf, create_graph=create)
+            (self.grad_output,) = torch.autograd.grad(loss, leaf, create_graph=closed_form is None)
         self.loss = float(loss.detach())
-        if create and self.grad_output.requires_grad:
+        if closed_form is not None:
+            self._output_hessian = closed_form
+        elif self.grad_output.requires_grad:
             self._leaf = leaf
             self._output_hessian = self._autograd_output_hessian
-        elif create:  # the loss is linear in the outputs
+        else:  # the loss is linear in the outputs
             self._output_hessian = torch.zeros_like
 
-    def _cross_entropy(self, loss_fn, batches) -> bool:
-        targets = [b[1] for b in batches]
-        if not (_is_default(loss_fn, F.cross_entropy, nn.CrossEntropyLoss, weight=None, ignore_index=-100,
-                            reduction="mean", label_smoothing=0.0)
+    def _closed_form_hessian(self, loss_fn, batches):
+        """``r -> (output Hessian) r`` for default cross-entropy and mean squared error, else None."""
+        targets = [t for _, t, _ in batches]
+        if (_is_default(loss_fn, F.cross_entropy, nn.CrossEntropyLoss, weight=None, ignore_index=-100,
+                        reduction="mean", label_smoothing=0.0)
                 and self.output.dim() == 2
                 and all(t.dtype == torch.long and t.dim() == 1 and bool((t >= 0).all()) for t in targets)):
-            return False
-        self._probabilities = torch.softmax(self.output, dim=1)
-        self._output_hessian = self._cross_entropy_hessian
-        return True
-
-    def _squared_error(self, loss_fn, batches) -> bool:
-        if not (_is_default(loss_fn, F.mse_loss, nn.MSELoss, reduction="mean")
-                and all(t.shape[1:] == self.output.shape[1:] for _, t, _ in batches)):
-            return False
-        self._output_hessian = lambda r: r * (2.0 / self.output.numel())
-        return True
+            self._probabilities = torch.softmax(self.output, dim=1)
+            return self._cross_entropy_hessian
+        if (_is_default(loss_fn, F.mse_loss, nn.MSELoss, reduction="mean")
+                and all(t.shape[1:] == self.output.shape[1:] for t in targets)):
+            return lambda r: r * (2.0 / self.output.numel())
+        return None
 
     def _cross_entropy_hessian(self, r):
         p = self._probabilities
