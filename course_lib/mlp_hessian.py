@@ -225,10 +225,15 @@ class MLPCurvature:
                 rb = vs[i + 1] if step.bias is not None else None
                 i += 1 if rb is None else 2
                 directions.append((rw, rb))
-                out = step.inputs @ rw.t() if rb is None else torch.addmm(rb, step.inputs, rw.t())
-                r = out if r is None else out.addmm_(r, step.weight.t())
+                if r is None:
+                    r = step.inputs @ rw.t() if rb is None else torch.addmm(rb, step.inputs, rw.t())
+                else:  # both products accumulate into one fresh tensor
+                    r = torch.mm(r, step.weight.t()).addmm_(step.inputs, rw.t())
+                    if rb is not None:
+                        r += rb
             elif r is not None:
-                r = step.d1 * r
+                # r is fresh; it is kept for the backward pass only when sigma'' is not zero
+                r = r * step.d1 if step.d2 is not None else r.mul_(step.d1)
         r_delta = self._output_hessian(r)
         products = []
         for step, r_in in zip(reversed(self.steps), reversed(r_inputs)):
@@ -240,9 +245,9 @@ class MLPCurvature:
                 products += ([] if rb is None else [r_delta.sum(dim=0)]) + [grad_w]
                 if r_in is None:  # nothing below depends on v
                     break
-                r_delta = torch.addmm(step.delta @ rw, r_delta, step.weight)
-            else:
-                r_delta = step.d1 * r_delta
+                r_delta = torch.mm(r_delta, step.weight).addmm_(step.delta, rw)
+            else:  # r_delta is a fresh tensor (at most an alias of the output's R, not used again)
+                r_delta.mul_(step.d1)
                 if step.d2_delta is not None:
-                    r_delta += step.d2_delta * r_in
+                    r_delta.addcmul_(step.d2_delta, r_in)
         return products[::-1]

@@ -48,6 +48,10 @@ CASES = {
     "one layer + MSELoss module": (lambda: network(nn.Linear(6, 3)), nn.MSELoss(), VALUES),
     "a loss linear in the outputs": (lambda: network(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 3)),
                                      lambda outputs, targets: (outputs * targets).mean(), VALUES),
+    "consecutive activations (products updated in place)": (
+        lambda: network(nn.Linear(6, 8), nn.ReLU(), nn.Tanh(), nn.Linear(8, 5), nn.Sigmoid(),
+                        nn.LeakyReLU(0.2), nn.Linear(5, 3)),
+        F.cross_entropy, LABELS),
     "ignored targets (-100)": (lambda: network(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3)),
                                F.cross_entropy, torch.where(torch.arange(30) % 4 == 0, -100, LABELS)),
 }
@@ -67,9 +71,14 @@ def test_the_mlp_engine_equals_autograd(case, batches):
     assert model.training and all(m.training for m in model.modules())  # mode restored
     assert fast.loss == pytest.approx(slow.loss, rel=1e-12)
     torch.testing.assert_close(fast.gradient(), slow.gradient(), rtol=1e-10, atol=1e-12)
+    first = None
     for seed in range(3):
         v = torch.randn(fast.n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-        torch.testing.assert_close(fast.apply(v), slow.apply(v), rtol=1e-10, atol=1e-12)
+        product = fast.apply(v)
+        torch.testing.assert_close(product, slow.apply(v), rtol=1e-10, atol=1e-12)
+        first = (v, product) if first is None else first
+    # nothing cached was overwritten by the in-place updates: the first product comes out again
+    assert torch.equal(fast.apply(first[0]), first[1])
 
 
 def test_the_full_hessian_matches_torch_func():
