@@ -25,7 +25,7 @@ passes:
   double-backward pass with no new forward pass. For a plain MLP (an ``nn.Sequential`` of
   Linear layers and elementwise activations) it applies the same R-operator layer by layer
   instead (:mod:`course_lib.mlp_hessian`), which does the same matrix products with less
-  elementwise work: 1.3-1.6x faster per product on a CPU. It is a
+  elementwise work: 1.2-2x faster per product on a CPU. It is a
   :class:`scipy.sparse.linalg.LinearOperator` with a float64 interface, so
   ``scipy.sparse.linalg.eigsh(op, k=3)`` works too.
 * :func:`top_eigenvalues` / :func:`bottom_eigenvalues`: thick-restart Lanczos with full
@@ -293,7 +293,7 @@ class HessianOperator(LinearOperator):
     ``engine`` chooses how a cached product is computed: ``"autograd"`` differentiates the
     backward pass (every model); ``"mlp"`` applies the R-operator layer by layer
     (:mod:`course_lib.mlp_hessian`: ``nn.Sequential`` of Linear layers and elementwise
-    activations only, 1.3-1.6x faster on a CPU, same values to rounding); ``"auto"`` (default)
+    activations only, 1.2-2x faster on a CPU, same values to rounding); ``"auto"`` (default)
     takes ``"mlp"`` when the model and ``cache`` allow it. ``engine="mlp"`` on another model
     raises a ``ValueError`` that says why.
 

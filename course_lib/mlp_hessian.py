@@ -19,9 +19,10 @@ where :math:`\\delta` is the ordinary backpropagated gradient. Everything that d
 on :math:`v` (inputs of each layer, :math:`\\sigma'`, :math:`\\sigma''\\delta`, the deltas and the
 softmax probabilities) is computed once. A product then costs the same matrix multiplications
 as autograd's double backward (two per layer and direction) but a fraction of its elementwise
-work and bookkeeping: on the CPU, 3.0 ms instead of 3.9 ms for a 64-128-128-10 MLP on 1348
-examples, 0.58 ms instead of 0.90 ms for 64-46-10 (this is the design of BackPACK, Dangel,
-Kunstner & Hennig 2020, which also works module by module).
+work and bookkeeping: on a 2-core CPU, 3.0 ms instead of 3.7 ms for a 64-128-128-10 MLP on 1348
+examples, 0.78 ms instead of 1.5 ms for 64-46-10, as ``benchmarks/hessian.py`` prints them
+(this is the design of BackPACK, Dangel, Kunstner & Hennig 2020, which also works module by
+module).
 
 :func:`unsupported` says why a model cannot use this path (then
 :class:`course_lib.hessian.HessianOperator` differentiates twice with autograd, which works
