@@ -178,6 +178,7 @@ class MLPCurvature:
                 and self.output.dim() == 2
                 and all(t.dtype == torch.long and t.dim() == 1 and bool((t >= 0).all()) for t in targets)):
             self._probabilities = torch.softmax(self.output, dim=1)
+            self._probabilities_over_count = self._probabilities / self.count
             return self._cross_entropy_hessian
         if (_is_default(loss_fn, F.mse_loss, nn.MSELoss, reduction="mean")
                 and all(t.shape[1:] == self.output.shape[1:] for t in targets)):
@@ -185,9 +186,9 @@ class MLPCurvature:
         return None
 
     def _cross_entropy_hessian(self, r):
-        p = self._probabilities
-        out = p * r
-        return out.sub_(p * out.sum(dim=1, keepdim=True)).div_(self.count)
+        """:math:`(\\operatorname{diag} p - pp^\\top) r / N` row by row, as q*r - p (q.r) with q = p/N."""
+        out = self._probabilities_over_count * r
+        return out.addcmul_(self._probabilities, out.sum(dim=1, keepdim=True), value=-1)
 
     def _autograd_output_hessian(self, r):
         return torch.autograd.grad(self.grad_output, self._leaf, r, retain_graph=True)[0]

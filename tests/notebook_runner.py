@@ -10,8 +10,10 @@ chapter a second time.
 """
 from __future__ import annotations
 
+import datetime
 import fcntl
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +24,14 @@ from nbclient.exceptions import CellExecutionError
 ROOT = Path(__file__).resolve().parents[1]
 #: Seconds to wait for the book cache's lock before failing loudly instead of hanging.
 LOCK_TIMEOUT = 120
+#: A notebook that takes longer than this (seconds) gets a :class:`SlowNotebook` warning
+#: that splits its time between its slowest cell and the kernel's start and shutdown, so that
+#: a rare stall in CI says where it happened (every chapter takes 15-35 s).
+SLOW_SECONDS = 120
+
+
+class SlowNotebook(UserWarning):
+    """A notebook ran past SLOW_SECONDS; the message says where the time went."""
 
 
 class NotebookFailure(AssertionError):
@@ -79,14 +89,45 @@ def _code_cells(nb):
     return [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
 
 
+def _cell_seconds(nb) -> list:
+    """``(seconds, cell index)`` of every executed code cell, from the kernel's busy and idle
+    messages (nbclient's ``record_timing``); the timing metadata is removed from the cells."""
+    found = []
+    for i in _code_cells(nb):
+        stamps = nb.cells[i].metadata.pop("execution", None) or {}
+        busy, idle = stamps.get("iopub.status.busy"), stamps.get("iopub.status.idle")
+        if busy and idle:
+            seconds = datetime.datetime.fromisoformat(idle) - datetime.datetime.fromisoformat(busy)
+            found.append((seconds.total_seconds(), i))
+    return found
+
+
+def _warn_if_slow(path: Path, nb, seconds: float) -> None:
+    cells = _cell_seconds(nb)
+    if seconds <= SLOW_SECONDS:
+        return
+    in_cells = sum(t for t, _ in cells)
+    slowest = ""
+    if cells:
+        t, i = max(cells)
+        source = nb.cells[i].source.strip().splitlines()
+        slowest = (f"; slowest: cell {i} (code cell {_code_cells(nb).index(i) + 1}: "
+                   f"{source[0] if source else ''!r}) {t:.0f} s")
+    warnings.warn(SlowNotebook(f"{_display(path)} took {seconds:.0f} s (over {SLOW_SECONDS} s): "
+                               f"{in_cells:.0f} s in {len(cells)} cells{slowest}, "
+                               f"{seconds - in_cells:.0f} s outside them (kernel start and shutdown)"),
+                  stacklevel=3)
+
+
 def execute(path: Path, timeout: int = 300, cache: bool = False) -> float:
     """Run every cell of ``path`` top to bottom; return the wall time in seconds.
 
-    With ``cache``, a chapter that ran without error is stored for the book build.
+    With ``cache``, a chapter that ran without error is stored for the book build. A run
+    longer than :data:`SLOW_SECONDS` warns (:class:`SlowNotebook`) where its time went.
     """
     path = Path(path)
     nb = read(path)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     try:
@@ -106,6 +147,7 @@ def execute(path: Path, timeout: int = 300, cache: bool = False) -> float:
     except TimeoutError as error:  # nbclient raises CellTimeoutError, a TimeoutError
         raise NotebookFailure(f"{_display(path)}: a cell ran past {timeout} s ({error})") from None
     seconds = time.perf_counter() - start
+    _warn_if_slow(path, nb, seconds)
     if cache:
         store_in_book_cache(path, nb, seconds)
     return seconds

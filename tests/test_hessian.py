@@ -115,7 +115,7 @@ def test_operator_is_a_scipy_linear_operator(tanh):
     top = scipy.sparse.linalg.eigsh(op, k=2, which="LA", return_eigenvectors=False)
     np.testing.assert_allclose(np.sort(top), np.linalg.eigvalsh(H)[-2:], rtol=1e-8)
     assert op.num_hvps > 0
-    assert op.loss == pytest.approx(float(loss_fn(model(data[0]), data[1])))
+    assert op.loss == pytest.approx(float(loss_fn(model(data[0]), data[1]).detach()))
 
 
 @pytest.mark.parametrize("cache", [True, False])

@@ -9,10 +9,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
+import nbformat
 import pytest
 
+import notebook_runner
 from notebook_runner import ROOT, execute
 
 DIRS = [Path(d) for d in os.environ.get("COURSE_NOTEBOOK_DIRS", "").split(":") if d] or [
@@ -72,3 +75,18 @@ def test_broken_cell_is_named(tmp_path):
     assert "99_broken.md" in result.stdout
     assert "code cell 2: 'y = x / 0'" in result.stdout
     assert "ZeroDivisionError" in result.stdout
+
+
+def test_a_slow_notebook_says_where_its_time_went(tmp_path, monkeypatch):
+    path = tmp_path / "slow.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
+                                         nbformat.v4.new_code_cell("import time\ntime.sleep(1.5)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # under the default threshold: no warning at all
+        execute(path)
+    monkeypatch.setattr(notebook_runner, "SLOW_SECONDS", 1.0)
+    with pytest.warns(notebook_runner.SlowNotebook, match=r"in 2 cells; slowest: cell 1 \(code cell 2: "
+                                                          r"'import time'\) [12] s, \d+ s outside them"):
+        execute(path)
