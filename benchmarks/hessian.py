@@ -35,9 +35,10 @@ Run it with ``OPENBLAS_NUM_THREADS=1`` (as ``make benchmarks`` does): on a 2-cor
 numpy's BLAS threads otherwise compete with torch's. Timings are medians over seeds (9 for
 the MLP top-5, whose ratio sits near its bar; 5 for SLQ; 3 for the CNN) of the best of 3
 calls in a row (timeit's rule: the work is identical, so slower calls measure other tenants
-of a shared machine). The libraries take turns seed by seed, and both are timed alike. PyHessian 0.1 calls
-``torch.eig``, removed in torch 2.0; its ``density`` is given a drop-in replacement built on
-``torch.linalg.eigh`` (its tridiagonal matrix is symmetric), which costs microseconds.
+of a shared machine). The libraries take turns seed by seed and are timed alike. PyHessian
+0.1 calls ``torch.eig``, removed in torch 2.0; its ``density`` is given a drop-in
+replacement built on ``torch.linalg.eigh`` (its tridiagonal matrix is symmetric), which
+costs microseconds.
 """
 from __future__ import annotations
 

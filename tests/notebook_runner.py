@@ -102,8 +102,8 @@ def _cell_seconds(nb) -> list:
     return found
 
 
-def _warn_if_slow(path: Path, nb, seconds: float) -> None:
-    cells = _cell_seconds(nb)
+def _warn_if_slow(path: Path, nb, seconds: float, cells: list) -> None:
+    """``cells`` as returned by :func:`_cell_seconds`."""
     if seconds <= SLOW_SECONDS:
         return
     in_cells = sum(t for t, _ in cells)
@@ -147,7 +147,7 @@ def execute(path: Path, timeout: int = 300, cache: bool = False) -> float:
     except TimeoutError as error:  # nbclient raises CellTimeoutError, a TimeoutError
         raise NotebookFailure(f"{_display(path)}: a cell ran past {timeout} s ({error})") from None
     seconds = time.perf_counter() - start
-    _warn_if_slow(path, nb, seconds)
+    _warn_if_slow(path, nb, seconds, _cell_seconds(nb))  # also strips the timing metadata
     if cache:
         store_in_book_cache(path, nb, seconds)
     return seconds
