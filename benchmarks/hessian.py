@@ -27,9 +27,10 @@ the heading of each MLP section gives the time of one product with either engine
 
 Without PyHessian (or with ``--no-pyhessian``) only its columns are skipped: course_lib's
 timings and errors are still printed, and the trace bar compares Hutch++ with course_lib's
-own Hutchinson at the same 100 HVPs (it draws the same Rademacher vectors as PyHessian). ``--quick`` shrinks every model and seed
-count so that ``tests/test_benchmarks_hessian_smoke.py`` can run the whole script in seconds;
-its numbers are not the bars.
+own Hutchinson at the same 100 HVPs (it draws the same Rademacher vectors as PyHessian).
+``--quick`` shrinks every model and seed count so that
+``tests/test_benchmarks_hessian_smoke.py`` can run the whole script in seconds; its numbers
+are not the bars.
 
 Run it with ``OPENBLAS_NUM_THREADS=1`` (as ``make benchmarks`` does): on a 2-core machine
 numpy's BLAS threads otherwise compete with torch's. Timings are medians over seeds (9 for

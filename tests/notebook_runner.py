@@ -80,8 +80,8 @@ def store_in_book_cache(path: Path, executed: nbformat.NotebookNode, seconds: fl
     cache_dir = ROOT / ".jupyter_cache"
     with _locked(ROOT / ".jupyter_cache.lock"):
         get_cache(str(cache_dir)).cache_notebook_bundle(
-            CacheBundleIn(executed, str(Path(path).resolve()), data={"execution_seconds": seconds, "device": device_name(),
-                                                                   "mode": mode()}),
+            CacheBundleIn(executed, str(Path(path).resolve()),
+                          data={"execution_seconds": seconds, "device": device_name(), "mode": mode()}),
             check_validity=False, overwrite=True)
 
 
