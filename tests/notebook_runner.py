@@ -16,10 +16,15 @@ import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
+from queue import Empty
 
 import nbformat
+from jupyter_client.asynchronous.client import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from traitlets import Type, default
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Seconds to wait for the book cache's lock before failing loudly instead of hanging.
@@ -28,6 +33,8 @@ LOCK_TIMEOUT = 120
 #: that splits its time between its slowest cell and the kernel's start and shutdown, so that
 #: a rare stall in CI says where it happened (every chapter takes 15-35 s).
 SLOW_SECONDS = 120
+#: Longest single wait (seconds) on a kernel socket; see :class:`_SlicedChannel`.
+POLL_SLICE = 1.0
 
 
 class SlowNotebook(UserWarning):
@@ -89,34 +96,80 @@ def _code_cells(nb):
     return [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
 
 
-def _cell_seconds(nb) -> list:
-    """``(seconds, cell index)`` of every executed code cell, from the kernel's busy and idle
+def _cell_spans(nb) -> list:
+    """``(busy, idle, cell index)`` of every executed code cell, from the kernel's status
     messages (nbclient's ``record_timing``); the timing metadata is removed from the cells."""
-    found = []
+    spans = []
     for i in _code_cells(nb):
         stamps = nb.cells[i].metadata.pop("execution", None) or {}
         busy, idle = stamps.get("iopub.status.busy"), stamps.get("iopub.status.idle")
         if busy and idle:
-            seconds = datetime.datetime.fromisoformat(idle) - datetime.datetime.fromisoformat(busy)
-            found.append((seconds.total_seconds(), i))
-    return found
+            spans.append((datetime.datetime.fromisoformat(busy), datetime.datetime.fromisoformat(idle), i))
+    return spans
 
 
-def _warn_if_slow(path: Path, nb, seconds: float, cells: list) -> None:
-    """``cells`` as returned by :func:`_cell_seconds`."""
+def _warn_if_slow(path: Path, nb, started, ended, spans: list) -> None:
+    """Warn when ``ended - started`` (aware datetimes) exceeds SLOW_SECONDS, naming the slowest
+    cell and the longest wait outside cells: before the first (kernel start), between two
+    cells (the client waiting for a reply), or after the last (kernel shutdown)."""
+    seconds = (ended - started).total_seconds()
     if seconds <= SLOW_SECONDS:
         return
-    in_cells = sum(t for t, _ in cells)
-    slowest = ""
-    if cells:
-        t, i = max(cells)
+    order = _code_cells(nb)
+
+    def name(i):
         source = nb.cells[i].source.strip().splitlines()
-        slowest = (f"; slowest: cell {i} (code cell {_code_cells(nb).index(i) + 1}: "
-                   f"{source[0] if source else ''!r}) {t:.0f} s")
-    warnings.warn(SlowNotebook(f"{_display(path)} took {seconds:.0f} s (over {SLOW_SECONDS} s): "
-                               f"{in_cells:.0f} s in {len(cells)} cells{slowest}, "
-                               f"{seconds - in_cells:.0f} s outside them (kernel start and shutdown)"),
-                  stacklevel=3)
+        return f"code cell {order.index(i) + 1} {source[0] if source else ''!r}"
+
+    parts = [f"{_display(path)} took {seconds:.0f} s (over {SLOW_SECONDS} s)"]
+    if spans:
+        in_cells = sum((idle - busy).total_seconds() for busy, idle, _ in spans)
+        busy, idle, i = max(spans, key=lambda span: span[1] - span[0])
+        parts.append(f"{in_cells:.0f} s in {len(spans)} cells, the slowest {name(i)} "
+                     f"{(idle - busy).total_seconds():.0f} s")
+        waits = [(spans[0][0] - started, "before the first cell (kernel start)"),
+                 (ended - spans[-1][1], "after the last cell (kernel shutdown)")]
+        waits += [(b[0] - a[1], f"between {name(a[2])} and {name(b[2])}") for a, b in zip(spans, spans[1:])]
+        wait, where = max(waits, key=lambda w: w[0])
+        parts.append(f"longest wait outside cells {wait.total_seconds():.0f} s, {where}")
+    warnings.warn(SlowNotebook("; ".join(parts)), stacklevel=3)
+
+
+class _SlicedChannel(AsyncZMQSocketChannel):
+    """A kernel channel whose ``get_msg`` polls at most :data:`POLL_SLICE` seconds at a time.
+
+    pyzmq wakes an asyncio poll through the socket's edge-triggered file descriptor; when that
+    wake-up is lost, a message that has already arrived is read only when the poll times out.
+    nbclient waits for a cell's reply with one poll as long as the cell timeout (300 s), and
+    after such a timeout it finds the reply and goes on as if nothing had happened: that is
+    how two chapters of one CI run lost 299 s and 301 s outside any cell (found by
+    :class:`SlowNotebook`; no other wait of nbclient lasts 300 s without failing). nbclient's
+    other waits already poll in slices (``shell_timeout_interval``); with this channel a lost
+    wake-up costs at most one slice everywhere.
+    """
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = POLL_SLICE if deadline is None else min(POLL_SLICE, max(0.0, deadline - time.monotonic()))
+            try:
+                return await super().get_msg(timeout=wait)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+
+class _SlicedClient(AsyncKernelClient):
+    shell_channel_class = Type(_SlicedChannel)
+    iopub_channel_class = Type(_SlicedChannel)
+    stdin_channel_class = Type(_SlicedChannel)
+    control_channel_class = Type(_SlicedChannel)
+
+
+class _SlicedKernelManager(AsyncKernelManager):
+    @default("client_factory")
+    def _sliced_client(self):
+        return _SlicedClient
 
 
 def execute(path: Path, timeout: int = 300, cache: bool = False) -> float:
@@ -128,7 +181,9 @@ def execute(path: Path, timeout: int = 300, cache: bool = False) -> float:
     path = Path(path)
     nb = read(path)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
+                            kernel_manager_class=_SlicedKernelManager,
                             resources={"metadata": {"path": str(path.parent)}})
+    started = datetime.datetime.now(datetime.timezone.utc)
     start = time.perf_counter()
     try:
         client.execute()
@@ -147,7 +202,8 @@ def execute(path: Path, timeout: int = 300, cache: bool = False) -> float:
     except TimeoutError as error:  # nbclient raises CellTimeoutError, a TimeoutError
         raise NotebookFailure(f"{_display(path)}: a cell ran past {timeout} s ({error})") from None
     seconds = time.perf_counter() - start
-    _warn_if_slow(path, nb, seconds, _cell_seconds(nb))  # also strips the timing metadata
+    _warn_if_slow(path, nb, started, datetime.datetime.now(datetime.timezone.utc),
+                  _cell_spans(nb))  # _cell_spans also strips the timing metadata
     if cache:
         store_in_book_cache(path, nb, seconds)
     return seconds
