@@ -96,6 +96,12 @@ def _code_cells(nb):
     return [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
 
 
+def _describe_cell(nb, i: int) -> str:
+    """``code cell 2: 'first line'`` for the cell at index ``i`` of ``nb``."""
+    source = nb.cells[i].source.strip().splitlines()
+    return f"code cell {_code_cells(nb).index(i) + 1}: {source[0] if source else ''!r}"
+
+
 def _cell_spans(nb) -> list:
     """``(busy, idle, cell index)`` of every executed code cell, from the kernel's status
     messages (nbclient's ``record_timing``); the timing metadata is removed from the cells."""
@@ -115,22 +121,18 @@ def _warn_if_slow(path: Path, nb, started, ended, spans: list) -> None:
     seconds = (ended - started).total_seconds()
     if seconds <= SLOW_SECONDS:
         return
-    order = _code_cells(nb)
-
-    def name(i):
-        source = nb.cells[i].source.strip().splitlines()
-        return f"code cell {order.index(i) + 1} {source[0] if source else ''!r}"
-
     parts = [f"{_display(path)} took {seconds:.0f} s (over {SLOW_SECONDS} s)"]
     if spans:
         in_cells = sum((idle - busy).total_seconds() for busy, idle, _ in spans)
         busy, idle, i = max(spans, key=lambda span: span[1] - span[0])
-        parts.append(f"{in_cells:.0f} s in {len(spans)} cells, the slowest {name(i)} "
+        parts.append(f"{in_cells:.0f} s in {len(spans)} cells, the slowest {_describe_cell(nb, i)} "
                      f"{(idle - busy).total_seconds():.0f} s")
         waits = [(spans[0][0] - started, "before the first cell (kernel start)"),
                  (ended - spans[-1][1], "after the last cell (kernel shutdown)")]
-        waits += [(b[0] - a[1], f"between {name(a[2])} and {name(b[2])}") for a, b in zip(spans, spans[1:])]
+        waits += [(b[0] - a[1], (a[2], b[2])) for a, b in zip(spans, spans[1:])]
         wait, where = max(waits, key=lambda w: w[0])
+        if isinstance(where, tuple):
+            where = f"between {_describe_cell(nb, where[0])} and {_describe_cell(nb, where[1])}"
         parts.append(f"longest wait outside cells {wait.total_seconds():.0f} s, {where}")
     warnings.warn(SlowNotebook("; ".join(parts)), stacklevel=3)
 
@@ -193,9 +195,7 @@ def execute(path: Path, timeout: int = 300, cache: bool = False) -> float:
                        None)
         where = "an unknown cell"
         if failing is not None:
-            source = nb.cells[failing].source.strip().splitlines()
-            first = source[0] if source else ""
-            where = f"cell {failing} (code cell {_code_cells(nb).index(failing) + 1}: {first!r})"
+            where = f"cell {failing} ({_describe_cell(nb, failing)})"
         name = error.ename if hasattr(error, "ename") else type(error).__name__
         value = getattr(error, "evalue", str(error).splitlines()[-1] if str(error) else "")
         raise NotebookFailure(f"{_display(path)}: {where} raised {name}: {value}") from None

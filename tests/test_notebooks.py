@@ -91,9 +91,9 @@ def test_a_slow_notebook_says_where_its_time_went(tmp_path, monkeypatch):
         execute(path)
     monkeypatch.setattr(notebook_runner, "SLOW_SECONDS", 1.0)
     with pytest.warns(notebook_runner.SlowNotebook,
-                      match=r"slow.ipynb took \d+ s \(over 1.0 s\); [12] s in 2 cells, the slowest code cell 2 "
+                      match=r"slow.ipynb took \d+ s \(over 1.0 s\); [12] s in 2 cells, the slowest code cell 2: "
                             r"'import time' [12] s; longest wait outside cells \d+ s, (before the first cell|"
-                            r"between code cell 1 'x = 1' and code cell 2|after the last cell)"):
+                            r"between code cell 1: 'x = 1' and code cell 2|after the last cell)"):
         execute(path)
 
 

@@ -41,7 +41,7 @@ def test_cosine_matches_torch_and_ends_at_min_lr():
     s = S.cosine(0.2, total_steps=50, min_lr=0.01)
     v = _values(s, 80)
     ref = torch_lrs(lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 50, eta_min=0.01),
-                     51, 0.2)
+                    51, 0.2)
     np.testing.assert_allclose(v[:51], ref, rtol=1e-10)
     assert v[0] == pytest.approx(0.2) and v[25] == pytest.approx(0.105)
     assert np.all(v[50:] == pytest.approx(0.01))
