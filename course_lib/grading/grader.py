@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import codec, notebook, results
+from .digest import digest, function_material
 from .assignment import Assignment
 from .compare import mismatch
 from .questions import Question, hidden_rng
@@ -74,9 +75,8 @@ def _zero(question: Question, feedback: str) -> dict:
 
 def _score_function(question: Question, cases: list, answers: list, ref: dict) -> dict:
     passed, first_problem = 0, None
-    for index, (kwargs, expected) in enumerate(cases):
-        if expected is None:
-            expected = question.reference_output(ref, kwargs)
+    material = function_material(question, cases, ref)
+    for index, (kwargs, expected) in enumerate(material):
         problem = _problem(answers, index, expected, question)
         if problem is None:
             passed += 1
@@ -87,7 +87,8 @@ def _score_function(question: Question, cases: list, answers: list, ref: dict) -
     if first_problem:
         feedback += f"; {first_problem}"
     return {"target": question.target, "score": round(question.points * passed / total, 4),
-            "max_score": question.points, "passed": passed, "total": total, "feedback": feedback}
+            "max_score": question.points, "passed": passed, "total": total, "feedback": feedback,
+            "digest": digest(question, material)}
 
 
 def _problem(answers: list, index: int, expected, question: Question) -> str | None:
@@ -114,19 +115,46 @@ def _score_value(question: Question, answers: list, ref: dict, student_id: str) 
     problem = _problem(answers, 0, expected, question)
     return {"target": question.target, "score": question.points if problem is None else 0.0,
             "max_score": question.points, "passed": int(problem is None), "total": 1,
-            "feedback": problem or "correct"}
+            "feedback": problem or "correct", "digest": digest(question, expected),
+            "answer": _answer_text(answers)}
+
+
+#: Longest student answer kept in a record (for the class report's common wrong answers).
+ANSWER_CHARS = 80
+
+
+def _answer_text(answers: list) -> str | None:
+    """The student's answer to a value or choice question, short, for the instructor."""
+    first = answers[0] if answers else None
+    if not isinstance(first, dict) or not first.get("ok"):
+        return None
+    try:
+        value = codec.decode(first.get("value"))
+    except (ValueError, TypeError, RecursionError):
+        return None
+    if isinstance(value, float):
+        text = f"{value:.4g}"
+    elif hasattr(value, "shape"):
+        text = str(value.round(4).tolist()) if value.dtype.kind == "f" else str(value.tolist())
+    else:
+        text = repr(value)
+    return text if len(text) <= ANSWER_CHARS else text[:ANSWER_CHARS - 3] + "..."
 
 
 def grade_submission(assignment: Assignment, path: str | Path, sandbox: Sandbox,
-                     limits: Limits = Limits()) -> dict:
-    """Grade one notebook file; always returns a record (see the module docstring)."""
+                     limits: Limits = Limits(), only: set[str] | None = None) -> dict:
+    """Grade one notebook file; always returns a record (see the module docstring).
+
+    ``only`` restricts grading to these question names (a selective regrade); the record
+    then holds only those questions.
+    """
     started = time.monotonic()
     path = Path(path)
     record = {"submission": str(path), "assignment": assignment.name, "student_id": None,
               "score": 0.0, "max_score": assignment.max_score, "questions": {}, "error": None,
               "cell_errors": [], "notes": [], "sha256": sha256_of(path),
               "fingerprint": assignment.fingerprint, "sandbox": sandbox.name}
-    questions = assignment.questions
+    questions = [q for q in assignment.questions if only is None or q.name in only]
     try:
         parsed = notebook.read(path)
         cells = notebook.code_cells(parsed)

@@ -59,6 +59,8 @@ def kernel_environment(home: str) -> dict:
         "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         "MALLOC_ARENA_MAX": "2", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
         "COURSE_LIB_MODE": "fast",
+        # the grader's own course_lib (only the package itself is visible in the sandbox)
+        "PYTHONPATH": str(Path(course_lib.__file__).resolve().parent.parent),
     }
 
 
