@@ -39,6 +39,7 @@ benchmarks: $(STAMP)
 	$(PY) -m pip install --quiet --no-deps -r benchmarks/requirements.txt
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/optimizers.py
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/hessian.py
+	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/grading_throughput.py
 
 clean:
 	rm -rf _build .pytest_cache

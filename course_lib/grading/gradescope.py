@@ -25,6 +25,7 @@ from .assignment import Assignment
 from .feedback import feedback_text, verdict
 from .grader import Limits, grade
 from .results import write_atomic
+from .sandbox import SandboxUnavailable
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image (Ubuntu 22.04).
@@ -111,11 +112,17 @@ def run_autograder(root: str | Path, name: str, limits: Limits = Limits()) -> di
             copy = Path(work) / "submission" / f"{name}.ipynb"
             copy.parent.mkdir()
             shutil.copyfile((preferred or found)[0], copy)
-            run = grade(Assignment(name, root / "source"), [copy], Path(work) / "out",
-                        jobs=1, limits=limits, log=lambda line: None)
-            result = (results_json(run.records[0]) if run.records else
-                      _failure("The autograder could not grade this notebook; "
-                               "tell your instructor."))
+            try:
+                run = grade(Assignment(name, root / "source"), [copy], Path(work) / "out",
+                            jobs=1, limits=limits, log=lambda line: None)
+            except SandboxUnavailable as error:
+                run = None
+                result = _failure(f"The autograder refused to grade: no sandbox ({error}). "
+                                  "Tell your instructor.")
+            if run is not None:
+                result = (results_json(run.records[0]) if run.records else
+                          _failure("The autograder could not grade this notebook; "
+                                   "tell your instructor."))
     (root / "results").mkdir(parents=True, exist_ok=True)
     write_atomic(root / "results" / "results.json", json.dumps(result, indent=2) + "\n")
     return result

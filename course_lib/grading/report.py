@@ -86,7 +86,8 @@ def _table(head: list[str], rows: list[list]) -> str:
     def cell(value):
         if isinstance(value, float):
             value = f"{value:.3g}"
-        return f"<td>{html.escape(str(value))}</td>"
+        text = str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+        return f"<td>{html.escape(text)}</td>"
     body = "".join("<tr>" + "".join(cell(value) for value in row) + "</tr>" for row in rows)
     header = "".join(f"<th>{html.escape(name)}</th>" for name in head)
     return f"<table><tr>{header}</tr>{body}</table>"
