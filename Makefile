@@ -32,7 +32,7 @@ book: $(STAMP)
 # One math thread per test worker (and per notebook kernel it starts): with JOBS workers on
 # JOBS cores, torch's and OpenBLAS's own thread pools only fight each other.
 test: $(STAMP)
-	@bash .ci/system-packages bwrap:bubblewrap
+	@bash .ci/system-packages bwrap:bubblewrap chromium:chromium chromedriver:chromium-driver
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(JOBS) --dist loadgroup
 
 benchmarks: $(STAMP)
@@ -46,6 +46,7 @@ clean:
 
 browser: $(STAMP)
 	@bash .ci/system-packages chromium:chromium chromedriver:chromium-driver
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_live_playground.py
 	$(PY) tests/browser_check.py
 
 jupyter: $(STAMP)

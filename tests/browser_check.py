@@ -6,6 +6,8 @@ Serves ``_build/html`` on a local port, loads every chapter page and checks that
   raw TeX is left) and none of them is a TeX error (``mjx-merror``),
 * the page has at least one figure and one static Playground control,
 * moving the first slider of the page changes the figure it drives,
+* every live playground (``course_lib.live``) computes its paths in the page and answers a
+  slider and the arrow keys, with no kernel,
 * the page links to its notebook in a local Jupyter,
 * the browser console logged no error,
 
@@ -149,12 +151,42 @@ def check_page(driver, url: str, shot: Path) -> list[str]:
         if not before or before == after:
             failures.append("moving the first slider did not change its figure")
         driver.execute_script("arguments[0].scrollIntoView()", root)
+    failures += check_live_playgrounds(driver)
     if not driver.find_elements(By.CSS_SELECTOR, 'a[href^="http://localhost:8888/notebooks/"]'):
         failures.append("no button opening the chapter in a local Jupyter")
     errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     if errors:
         failures.append("console errors: " + "; ".join(errors[:3]))
     driver.save_screenshot(str(shot))
+    return failures
+
+
+def check_live_playgrounds(driver) -> list[str]:
+    """Every live playground of the page computes, and answers a slider and a key press."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    failures = []
+    status = "return arguments[0].querySelector('.cp-status').textContent"
+    for index, element in enumerate(driver.find_elements(By.CSS_SELECTOR, "course-playground")):
+        name = f"live playground {index + 1}"
+        before = _wait(lambda: driver.execute_script(status, element))
+        if not before or "loss" not in before:
+            failures.append(f"{name} computed nothing (status {before!r})")
+            continue
+        slider = element.find_elements(By.CSS_SELECTOR, "fieldset input[type=range]")[0]
+        driver.execute_script("var s = arguments[0]; s.value = s.min;"
+                              "s.dispatchEvent(new Event('input'));", slider)
+        after = _wait(lambda: driver.execute_script(status, element) != before and
+                      driver.execute_script(status, element))
+        if not after:
+            failures.append(f"{name}: moving a slider changed nothing")
+        canvas = element.find_element(By.CSS_SELECTOR, "canvas")
+        driver.execute_script("arguments[0].scrollIntoView()", canvas)
+        canvas.send_keys(Keys.ARROW_UP)
+        moved = _wait(lambda: driver.execute_script(status, element) != after)
+        if not moved:
+            failures.append(f"{name}: the arrow keys did not move the start")
     return failures
 
 
