@@ -8,8 +8,10 @@ At parameters ``theta`` every step ``Delta`` gets the weight
         \\exp\\!\\left(-\\frac{l(\\theta + \\Delta) - l(\\theta)}{\\alpha}\\right)
 
 (``pi`` a base measure: uniform on a ball ``|Delta| <= radius``, a Gaussian, or flat), and
-the update is its mean ``E[Delta]``. Small ``alpha`` concentrates ``p`` on the best step,
-large ``alpha`` spreads it out and the mean shrinks towards 0. Nothing here needs ``l`` to be
+the update is its mean ``E[Delta]``. Small ``alpha`` concentrates ``p`` on the best step
+(with a flat base: the jump ``theta* - theta`` to the minimiser, if it is unique); large
+``alpha`` flattens ``p`` towards the base measure, so with a bounded or centred base (a
+ball, a Gaussian) the mean shrinks towards 0. Nothing here needs ``l`` to be
 differentiable.
 
 * :func:`expected_update` estimates ``E[Delta]`` by self-normalized importance sampling;
@@ -17,7 +19,8 @@ differentiable.
   ``-g`` whose length goes from gradient descent (``alpha`` large) to a normalized step of
   length ``radius`` (``alpha`` small);
 * :func:`second_order_update` is its exact value for a quadratic loss with a flat base:
-  the Gaussian ``N(-H^{-1} g, alpha H^{-1})``, whose mean is Newton's step;
+  the Gaussian ``N(-H^{-1} g, alpha H^{-1})``, whose mean is Newton's step (for any other
+  loss the small-``alpha`` limit is ``theta* - theta``, Newton's step only near a minimum);
 * :func:`importance_sampling_step` optimizes a metric without a gradient (accuracy): it
   samples ``n`` steps from a proposal guided by a differentiable surrogate and averages
   them with self-normalized weights (Welleck & Cho's MLE-guided parameter search).
@@ -51,7 +54,7 @@ from . import rules as _rules
 __all__ = [
     "Estimate", "expected_update", "first_order_update", "second_order_update",
     "sample_ball", "cosine", "effective_sample_size", "self_normalized_weights",
-    "MixtureProposal", "ImportanceStep", "importance_sampling_step", "reinforce_loss",
+    "MixtureProposal", "sample_mixture", "ImportanceStep", "importance_sampling_step", "reinforce_loss",
     "relative_variance", "FlatProblem", "torch_flat_problem", "mxnet_flat_problem",
 ]
 
@@ -212,7 +215,22 @@ class MixtureProposal(NamedTuple):
 BASES = ("flat", "gaussian", "proposal")
 
 
-def _sample_mixture(guide, sigma, mix, n, rng, base="gaussian") -> MixtureProposal:
+def sample_mixture(guide, sigma, mix, n, rng=None, base="gaussian") -> MixtureProposal:
+    """``n`` steps from ``q = mix N(0, sigma^2 I) + (1 - mix) N(guide, sigma^2 I)`` and
+    ``log(pi / q)`` at each, up to a constant, for the base measure ``pi`` named by
+    ``base`` (one of :data:`BASES`; see :func:`importance_sampling_step`).
+
+    With ``base="flat"`` the log-ratio is ``-log q(Delta)``: for a sample of the unguided
+    component it is ``|Delta|^2 / (2 sigma^2)``, half a chi-square variable with ``d``
+    degrees of freedom, whose standard deviation is ``sqrt(d / 2)``.
+    """
+    sigma = _check_positive("sigma", sigma)
+    n = _check_count("n", n)
+    if not 0.0 <= mix <= 1.0:
+        raise ValueError(f"mix must lie in [0, 1], got {mix!r}")
+    if base not in BASES:
+        raise ValueError(f"base must be one of {BASES}, got {base!r}")
+    rng = _rng(rng)
     guide = np.asarray(guide, dtype=float).ravel()
     from_zero = rng.random(n) < mix
     noise = rng.standard_normal((n, guide.size))
@@ -225,8 +243,8 @@ def _sample_mixture(guide, sigma, mix, n, rng, base="gaussian") -> MixturePropos
         # N(Delta; 0, s^2) / q: the d-dimensional normalizers cancel
         log_ratio = -log_q_over_zero
     elif base == "flat":
-        # 1 / q(Delta), up to a constant: carries |Delta|^2 / (2 s^2), a chi-square in d
-        # dimensions whose spread, sqrt(d / 2) nats, drowns the metric when d is large
+        # 1 / q(Delta), up to a constant: carries |Delta|^2 / (2 s^2), half a chi-square
+        # in d dimensions, whose spread, sqrt(d / 2) nats, drowns the metric when d is large
         log_ratio = 0.5 * (deltas ** 2).sum(axis=1) / sigma ** 2 - log_q_over_zero
     else:  # "proposal": p is q tilted by the metric, p / q ∝ exp(-change / alpha)
         log_ratio = np.zeros(n)
@@ -287,7 +305,7 @@ def importance_sampling_step(metric_loss: Callable, theta, guide, n: int = 4,
         raise ValueError(f"guide must have the shape of theta {theta.shape}, got {guide.shape}")
     if base not in BASES:
         raise ValueError(f"base must be one of {BASES}, got {base!r}")
-    proposal = _sample_mixture(guide, sigma, mix, n, _rng(rng), base)
+    proposal = sample_mixture(guide, sigma, mix, n, _rng(rng), base)
     base = float(metric_loss(theta))
     losses = np.array([float(metric_loss(theta + d)) for d in proposal.deltas])
     weights = self_normalized_weights(-(losses - base) / alpha + proposal.log_base_over_q)

@@ -83,13 +83,13 @@ def test_sampled_ball_mean_matches_the_exact_linear_mean():
 def test_mixture_log_ratios_match_scipy_densities():
     rng = np.random.default_rng(0)
     guide, sigma, mix = np.array([0.5, -0.3, 0.2]), 0.4, 0.3
-    prop = S._sample_mixture(guide, sigma, mix, 50, rng, base="gaussian")
+    prop = S.sample_mixture(guide, sigma, mix, 50, rng, base="gaussian")
     cov = sigma ** 2 * np.eye(3)
     q = mix * multivariate_normal(np.zeros(3), cov).pdf(prop.deltas) + \
         (1 - mix) * multivariate_normal(guide, cov).pdf(prop.deltas)
     base = multivariate_normal(np.zeros(3), cov).pdf(prop.deltas)
     assert np.allclose(prop.log_base_over_q, np.log(base / q))
-    flat = S._sample_mixture(guide, sigma, mix, 50, np.random.default_rng(0), base="flat")
+    flat = S.sample_mixture(guide, sigma, mix, 50, np.random.default_rng(0), base="flat")
     # flat base: log(1/q) up to one constant for all samples
     diff = flat.log_base_over_q - np.log(1 / q)
     assert np.allclose(diff, diff[0])

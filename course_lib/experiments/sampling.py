@@ -97,47 +97,70 @@ def density_grid(surface: Surface, theta, alpha: float, span: float = 4.0, n: in
     return theta[0] + DX, theta[1] + DY, p / p.sum()
 
 
-def expected_vs_alpha(toy: LogisticToy, alphas: Sequence[float], n_samples: int = 100_000,
-                      scale: float = 1.0, seed: int = 0) -> Dict[str, np.ndarray]:
-    """Sampled ``E[Delta]`` (flat base) at ``toy.theta`` for each alpha, with its cosine to
-    Newton's step and to ``-g``, and the effective sample size."""
-    s, theta = toy.surface, toy.theta
-    g, newton = s.grad(theta), S.second_order_update(s.grad(theta), s.hessian(theta))
-    rng = np.random.default_rng(seed)
+def _targets(surface: Surface, theta) -> Dict[str, np.ndarray]:
+    """The three candidate limits of ``E[Delta]`` at ``theta``: the step to the minimiser
+    ``theta* - theta`` (``surface.minima[0]``), Newton's step ``-H^{-1} g`` and ``-g``."""
+    g = surface.grad(theta)
+    return dict(minimiser=np.asarray(surface.minima[0], dtype=float) - theta,
+                newton=S.second_order_update(g, surface.hessian(theta)), gradient=-g)
+
+
+def expected_vs_alpha(surface: Surface, theta, alphas: Sequence[float],
+                      n_samples: int = 100_000, scale: float = 1.0,
+                      seeds: Sequence[int] = (0, 1, 2)) -> Dict[str, np.ndarray]:
+    """Sampled ``E[Delta]`` at ``theta`` (flat base, Gaussian proposal ``N(0, scale^2 I)``)
+    for each seed and alpha, compared with the three targets of :func:`_targets`.
+
+    Returns, with shape ``(seeds, alphas)``: ``ess``, ``cos_<target>`` for each target and
+    ``dist_minimiser``, ``dist_newton``, the distances from the sampled mean to those two
+    steps divided by ``|theta* - theta|``; ``mean`` has shape ``(seeds, alphas, d)``; the
+    targets themselves are returned under their names.
+    """
+    theta = np.asarray(theta, dtype=float)
+    targets = _targets(surface, theta)
     means, ess = [], []
-    for alpha in alphas:
-        est = S.expected_update(s.value, theta, alpha, n_samples, scale=scale, rng=rng)
-        means.append(est.mean)
-        ess.append(est.ess)
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        runs = [S.expected_update(surface.value, theta, a, n_samples, scale=scale, rng=rng)
+                for a in alphas]
+        means.append([r.mean for r in runs])
+        ess.append([r.ess for r in runs])
     means = np.array(means)
-    return dict(alpha=np.asarray(alphas, dtype=float), mean=means, ess=np.array(ess),
-                cos_newton=np.array([S.cosine(m, newton) for m in means]),
-                cos_gradient=np.array([S.cosine(m, -g) for m in means]),
-                newton=newton, gradient=g)
+    out = dict(alpha=np.asarray(alphas, dtype=float), mean=means, ess=np.array(ess),
+               theta=theta, **targets)
+    for name, step in targets.items():
+        out[f"cos_{name}"] = np.array([[S.cosine(m, step) for m in row] for row in means])
+    length = np.linalg.norm(targets["minimiser"])
+    for name in ("minimiser", "newton"):
+        out[f"dist_{name}"] = np.linalg.norm(means - targets[name], axis=-1) / length
+    return out
 
 
 def first_order_vs_alpha(toy: LogisticToy, alphas: Sequence[float], radius: float = 0.05,
-                         n_samples: int = 100_000, seed: int = 0) -> Dict[str, np.ndarray]:
-    """Sampled ``E[Delta]`` on the ball ``|Delta| <= radius`` at ``toy.theta``: its length,
-    the exact length for the linearized loss (:func:`course_lib.sampling.first_order_update`)
-    and its cosine with ``-g``."""
+                         n_samples: int = 100_000,
+                         seeds: Sequence[int] = (0, 1, 2)) -> Dict[str, np.ndarray]:
+    """Sampled ``E[Delta]`` on the ball ``|Delta| <= radius`` at ``toy.theta`` for each seed
+    and alpha: its length ``sampled`` and its cosine with ``-g``, shape ``(seeds, alphas)``,
+    and the exact length for the linearized loss
+    (:func:`course_lib.sampling.first_order_update`), shape ``(alphas,)``."""
     s, theta = toy.surface, toy.theta
     g = s.grad(theta)
-    rng = np.random.default_rng(seed)
-    sampled, exact, cos = [], [], []
-    for alpha in alphas:
-        est = S.expected_update(s.value, theta, alpha, n_samples, radius=radius, rng=rng)
-        sampled.append(np.linalg.norm(est.mean))
-        exact.append(np.linalg.norm(S.first_order_update(g, alpha, radius)))
-        cos.append(S.cosine(est.mean, -g))
+    sampled, cos = [], []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        runs = [S.expected_update(s.value, theta, a, n_samples, radius=radius, rng=rng).mean
+                for a in alphas]
+        sampled.append([np.linalg.norm(m) for m in runs])
+        cos.append([S.cosine(m, -g) for m in runs])
+    exact = [np.linalg.norm(S.first_order_update(g, a, radius)) for a in alphas]
     return dict(alpha=np.asarray(alphas, dtype=float), sampled=np.array(sampled),
-                exact=np.array(exact), cos_gradient=np.array(cos), grad_norm=float(np.linalg.norm(g)),
-                radius=radius)
+                exact=np.array(exact), cos_gradient=np.array(cos),
+                grad_norm=float(np.linalg.norm(g)), radius=radius)
 
 
 def draw_density(toy: LogisticToy, alpha: float, estimates: Dict[str, np.ndarray] | None = None):
-    """``p(Delta | theta)`` for one alpha on the logistic surface, with the sampled mean,
-    Newton's step and the gradient direction."""
+    """``p(Delta | theta)`` for one alpha on the logistic surface, with the sampled mean
+    (of :func:`expected_vs_alpha`), Newton's step, the minimiser and the gradient direction."""
     import matplotlib.pyplot as plt
     from course_lib.plotting import contour
 
@@ -152,10 +175,12 @@ def draw_density(toy: LogisticToy, alpha: float, estimates: Dict[str, np.ndarray
     ax.plot(*np.stack([theta, theta - length * g / np.linalg.norm(g)]).T, "--", color="C2", lw=2,
             label="gradient direction -g")
     ax.scatter(*(theta + newton), marker="s", s=70, color="C0", zorder=6, label="Newton step -H^-1 g")
+    ax.scatter(*s.minima[0], marker="*", s=160, color="gold", edgecolor="k", zorder=6,
+               label="minimiser theta*")
     if estimates is not None:
         i = int(np.argmin(np.abs(estimates["alpha"] - alpha)))
-        ax.scatter(*(theta + estimates["mean"][i]), marker="o", s=90, color="C3", edgecolor="k",
-                   zorder=7, label=f"sampled E[Delta] (cos with Newton {estimates['cos_newton'][i]:.3f})")
+        ax.scatter(*(theta + estimates["mean"][0, i]), marker="o", s=90, color="C3",
+                   edgecolor="k", zorder=7, label="sampled E[Delta] (first seed)")
     ax.scatter(*theta, marker="x", s=80, color="k", zorder=7, label="theta")
     ax.set_xlabel("weight w1")
     ax.set_ylabel("weight w2")
@@ -223,30 +248,51 @@ def draw_is_path(toy: LogisticToy, alpha: float, sigma: float, n: int, steps: in
     return fig
 
 
-def draw_limits(second: Dict[str, np.ndarray], first: Dict[str, np.ndarray]):
-    """Left: cosine of the sampled ``E[Delta]`` with Newton's step and with ``-g`` against
-    alpha (flat base); right: length of the sampled and exact ``E[Delta]`` on a ball."""
+def _draw_distances(ax, result: Dict[str, np.ndarray], title: str):
+    """Distance of the sampled ``E[Delta]`` to ``theta* - theta`` and to Newton's step
+    (relative to ``|theta* - theta|``) against alpha: mean over seeds, bars min to max."""
+    gap = np.linalg.norm(result["newton"] - result["minimiser"])
+    gap /= np.linalg.norm(result["minimiser"])
+    for i, (key, label) in enumerate((("dist_minimiser", "(theta* - theta)"),
+                                      ("dist_newton", "Newton step"))):
+        d = result[key]
+        mean = d.mean(0)
+        ax.errorbar(result["alpha"], mean, yerr=[mean - d.min(0), d.max(0) - mean],
+                    fmt="os"[i] + "-", color=f"C{i}", capsize=3,
+                    label=f"|E[Delta] - {label}|")
+    ax.axhline(gap, color="0.5", ls=":",
+               label=f"|Newton step - (theta* - theta)| = {gap:.2f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("temperature alpha (units of the loss)")
+    ax.set_ylabel("distance / |theta* - theta|")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="lower right")
+
+
+def draw_limits(near: Dict[str, np.ndarray], far: Dict[str, np.ndarray],
+                first: Dict[str, np.ndarray]):
+    """Left and middle: :func:`_draw_distances` for two results of
+    :func:`expected_vs_alpha` (flat base); right: length of the sampled (every seed) and
+    the exact ``E[Delta]`` on a ball (:func:`first_order_vs_alpha`)."""
     import matplotlib.pyplot as plt
 
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8))
-    ax.semilogx(second["alpha"], second["cos_newton"], "o-", label="cos(E[Delta], Newton step)")
-    ax.semilogx(second["alpha"], second["cos_gradient"], "s-", label="cos(E[Delta], -g)")
-    ax.axhline(0.99, color="0.5", ls=":", label="0.99")
-    ax.set_xlabel("temperature alpha")
-    ax.set_ylabel("cosine similarity")
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_title("flat base: the mean tends to Newton's step")
-    ax.legend(fontsize=8, loc="lower left")
-    bx.loglog(first["alpha"], first["sampled"], "o", label="sampled |E[Delta]|")
-    bx.loglog(first["alpha"], first["exact"], "-", label="exact, linearized loss")
-    bx.loglog(first["alpha"], first["radius"] ** 2 * first["grad_norm"] / (4 * first["alpha"]), "--",
-              label="r^2 |g| / ((d+2) alpha): gradient descent")
-    bx.axhline(first["radius"], color="0.5", ls=":", label="radius r")
-    bx.set_ylim(first["sampled"].min() / 3, first["radius"] * 2)
-    bx.set_xlabel("temperature alpha")
-    bx.set_ylabel("step length")
-    bx.set_title(f"ball |Delta| <= {first['radius']:g}: always along -g")
-    bx.legend(fontsize=8)
+    fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(14, 4))
+    _draw_distances(ax, near, "logistic toy, theta 0.7 from theta*")
+    _draw_distances(bx, far, "Rosenbrock, theta = (-0.5, 0.25)")
+    alphas, radius = first["alpha"], first["radius"]
+    for k, row in enumerate(first["sampled"]):
+        cx.loglog(alphas, row, "o", color="C0", alpha=0.6,
+                  label="sampled |E[Delta]| (each seed)" if k == 0 else None)
+    cx.loglog(alphas, first["exact"], "-", color="C1", label="exact, linearized loss")
+    cx.loglog(alphas, radius ** 2 * first["grad_norm"] / (4 * alphas), "--",
+              color="C2", label="r^2 |g| / ((d+2) alpha): gradient descent")
+    cx.axhline(radius, color="0.5", ls=":", label="radius r")
+    cx.set_ylim(first["sampled"].min() / 3, radius * 2)
+    cx.set_xlabel("temperature alpha (units of the loss)")
+    cx.set_ylabel("step length (units of theta)")
+    cx.set_title(f"ball |Delta| <= {radius:g}: always along -g")
+    cx.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
