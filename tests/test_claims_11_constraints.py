@@ -118,6 +118,9 @@ def test_front_shapes_and_the_chord():
 
 
 def test_descent_ends_where_its_start_leads_not_on_the_lowest_line(starts, finals):
+    # the lowest line touches the convex front at an inner point for every alpha > 0
+    for alpha in np.logspace(-3, 3, 13):
+        assert 0 < CONVEX.linear_optimum(alpha) < 1
     # the lowest line touches the concave front at (0, 1) for alpha < 1, (1, 0) above
     for alpha in ALPHAS:
         if alpha != 1.0:
