@@ -7,8 +7,8 @@ Each claim of the chapter, and the test that checks it:
 - alpha -> 0: the mean becomes the jump theta* - theta; for a quadratic loss the mean is
   Newton's step at every temperature (and lands on theta*); on a ball it shrinks to 0 as
   alpha grows -> test_quadratic_mean_is_newton_at_every_alpha_and_a_ball_mean_shrinks_to_zero
-- the angle between -g and Newton's step on the toy: 59 degrees
-  -> test_gradient_and_newton_directions_differ_by_a_wide_angle
+- the toy's Hessian at theta has condition number 13; the angle between -g and Newton's
+  step: 59 degrees -> test_gradient_and_newton_directions_differ_by_a_wide_angle
 - theta is 0.7 from theta*; Newton's step misses theta* by O(|theta - theta*|^2), 16% of
   the distance on the toy -> test_newton_misses_the_minimiser_by_the_square_of_the_distance
 - toy: cos(Newton, theta* - theta) = 0.9995; the mean's distance to theta* - theta falls
@@ -94,6 +94,8 @@ def test_gradient_and_newton_directions_differ_by_a_wide_angle(toy):
     assert np.allclose(newton, -np.linalg.solve(toy.surface.hessian(toy.theta), g))
     angle = math.degrees(math.acos(S.cosine(-g, newton)))
     assert 58.5 <= angle < 59.5                                          # "59 degrees"
+    eig = np.linalg.eigvalsh(toy.surface.hessian(toy.theta))
+    assert 12.5 <= eig[1] / eig[0] < 13.5                                # "condition number 13"
 
 
 def test_newton_misses_the_minimiser_by_the_square_of_the_distance(toy):
