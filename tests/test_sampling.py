@@ -193,3 +193,18 @@ def test_mxnet_flat_problem_matches_the_model(digits_small):
     h = 1e-2
     fd = (ce(flat.theta + h * direction) - ce(flat.theta - h * direction)) / (2 * h)
     assert math.isclose(flat.surrogate_grad(flat.theta) @ direction, fd, rel_tol=2e-2, abs_tol=1e-3)
+
+
+def test_expected_vs_alpha_needs_a_known_minimiser():
+    from course_lib.experiments import sampling as ex
+
+    with pytest.raises(ValueError, match="no known minimiser"):
+        ex.expected_vs_alpha(surfaces.saddle, [0.5, 0.5], [0.1], n_samples=10)
+
+
+@pytest.mark.parametrize("kwargs, word", [(dict(sigma=0.0), "sigma"), (dict(mix=1.5), "mix"),
+                                          (dict(base="uniform"), "base"), (dict(n=0), "n")])
+def test_sample_mixture_names_bad_input(kwargs, word):
+    args = dict(guide=np.ones(3), sigma=0.1, mix=0.5, n=4, rng=0, base="flat")
+    with pytest.raises(ValueError, match=word):
+        S.sample_mixture(**{**args, **kwargs})

@@ -100,6 +100,8 @@ def density_grid(surface: Surface, theta, alpha: float, span: float = 4.0, n: in
 def _targets(surface: Surface, theta) -> Dict[str, np.ndarray]:
     """The three candidate limits of ``E[Delta]`` at ``theta``: the step to the minimiser
     ``theta* - theta`` (``surface.minima[0]``), Newton's step ``-H^{-1} g`` and ``-g``."""
+    if len(surface.minima) == 0:
+        raise ValueError(f"surface {surface.name!r} has no known minimiser to compare with")
     g = surface.grad(theta)
     return dict(minimiser=np.asarray(surface.minima[0], dtype=float) - theta,
                 newton=S.second_order_update(g, surface.hessian(theta)), gradient=-g)
