@@ -24,8 +24,8 @@ Each claim of the chapter, and the test that checks it:
 - ball: the mean is along -g to a cosine >= 0.999 at every alpha and seed, its length within
   5% of the exact curve; large alpha: gradient descent with lr r^2 / ((d + 2) alpha);
   small alpha: length r -> test_sampled_ball_mean_follows_the_gradient_and_the_exact_length
-- alpha = 0.002 on 1348 images: one image multiplies a weight by e^0.37
-  -> test_alpha_in_units_of_one_image
+- 1348 training and 449 test images; alpha = 0.002 on 1348 images: one image multiplies a
+  weight by e^0.37 -> test_alpha_in_units_of_one_image
 - toy sliders: larger n steadier, a larger sigma needs more samples, a large alpha ignores
   the metric -> test_toy_sliders_more_samples_help_and_a_hot_alpha_ignores_the_metric;
   the optimizer reaches the best error of the map
@@ -179,7 +179,8 @@ def test_sampled_ball_mean_follows_the_gradient_and_the_exact_length(toy):
 
 def test_alpha_in_units_of_one_image():
     assert math.isclose(math.exp(1 / 1348 / 0.002), math.exp(0.37), rel_tol=0.01)
-    assert len(data.digits(seed=0).y_train) == 1348
+    split = data.digits(seed=0)
+    assert len(split.y_train) == 1348 and len(split.y_test) == 449     # "1348 and 449 images"
 
 
 def test_importance_sampling_on_the_toy_reaches_the_best_error(toy):
