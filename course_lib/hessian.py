@@ -49,6 +49,12 @@ passes:
 * :func:`density`: stochastic Lanczos quadrature (Ghorbani, Krishnan & Xiao 2019).
 * :func:`full_hessian`: ``n`` HVPs; refused above :data:`FULL_HESSIAN_MAX_PARAMS`.
 
+Other curvature matrices: every estimator above takes, instead of ``(model, loss_fn, data)``,
+any :class:`CurvatureOperator`: a :class:`HessianOperator`, or the generalized Gauss-Newton
+matrix :math:`G = J^\\top H_{out} J` and the empirical Fisher of :mod:`course_lib.gauss_newton`
+(both positive semi-definite; the design follows the linear operators of the curvlinops
+library, github.com/f-dangel/curvlinops, whose estimators take any operator too).
+
 Critical points: :func:`classify`, :func:`minimum_ratio` take eigenvalues from anywhere (a
 network's full spectrum, or ``np.linalg.eigvalsh(surface.hessian(xy))`` for the numpy 2-D
 surfaces of :mod:`course_lib.surfaces`, whose Hessians are analytic); :func:`escape_direction`
@@ -94,7 +100,7 @@ from scipy.sparse.linalg import LinearOperator
 from course_lib import mlp_hessian
 
 __all__ = [
-    "FULL_HESSIAN_MAX_PARAMS", "hvp", "HessianOperator", "Eigen", "top_eigenvalues",
+    "FULL_HESSIAN_MAX_PARAMS", "hvp", "CurvatureOperator", "HessianOperator", "Eigen", "top_eigenvalues",
     "bottom_eigenvalues", "trace", "Density", "density", "full_hessian", "classify",
     "minimum_ratio", "Escape", "escape_direction", "parameter_vector", "load_parameter_vector",
 ]
@@ -281,7 +287,93 @@ def hvp(loss_fn: Callable[[], torch.Tensor], params, v):
     return torch.cat([h.reshape(-1) for h in hv]) if flat else hv
 
 
-class HessianOperator(LinearOperator):
+class CurvatureOperator(LinearOperator):
+    """A symmetric n x n curvature matrix of the training loss, applied without forming it.
+
+    The estimators of this module (:func:`top_eigenvalues`, :func:`bottom_eigenvalues`,
+    :func:`trace`, :func:`density`, :func:`full_hessian`) take any subclass in place of
+    ``(model, loss_fn, data)``: :class:`HessianOperator` here, the generalized Gauss-Newton
+    matrix and the empirical Fisher in :mod:`course_lib.gauss_newton`. ``op @ x`` (numpy,
+    float64) and ``op.apply(v)`` (torch, on the model's device) compute the product.
+
+    A subclass implements ``_product(vs)`` (``vs``: one tensor per trainable parameter, with
+    its shape; returns the product in the same form) and ``gradient()``, and sets ``loss``.
+    The parameters must not change while the operator is in use.
+
+    Attributes
+    ----------
+    n : int
+        Number of trainable parameters. ``shape == (n, n)``.
+    num_hvps : int
+        Matrix-vector products computed so far (Hessian-vector products for the Hessian).
+    loss : float
+        :math:`L(\\theta)` at construction.
+    """
+
+    def __init__(self, model, loss_fn, data, cache: bool | None = None):
+        self.params = _trainable(model)
+        self.n = sum(p.numel() for p in self.params)
+        super().__init__(dtype=np.dtype(np.float64), shape=(self.n, self.n))
+        self.model, self.loss_fn = model, loss_fn
+        self.device, self.param_dtype = self.params[0].device, self.params[0].dtype
+        self.batches = _as_batches(data)
+        self.cache = (isinstance(self.batches, list) and len(self.batches) == 1) if cache is None else bool(cache)
+        self.num_hvps = 0
+        # One flat input buffer with a view per parameter: copying v into it is cheaper than
+        # splitting v at every product (which matters for small models and long Lanczos runs).
+        self._buffer = torch.empty(self.n, device=self.device, dtype=self.param_dtype)
+        self._views = _split(self._buffer, self.params)
+
+    def _mlp_curvature(self, engine: str):
+        """The layer-by-layer engine when ``engine`` and the model allow it, else None."""
+        if engine not in ("auto", "mlp", "autograd"):
+            raise ValueError(f"engine must be 'auto', 'mlp' or 'autograd', got {engine!r}")
+        if engine == "autograd":
+            return None
+        try:
+            why_not = ("it needs cache=True" if not self.cache
+                       else mlp_hessian.unsupported(self.model, self.params))
+            if why_not:
+                raise mlp_hessian.Unsupported(why_not)
+            with _eval_mode(self.model):
+                batches = list(_batches_on_device(self.model, self.batches))
+                if not batches:
+                    raise ValueError("data holds no batch")
+                return mlp_hessian.MLPCurvature(self.model, self.loss_fn, batches, _checked_loss)
+        except mlp_hessian.Unsupported as why:
+            if engine == "mlp":
+                raise ValueError(f"engine='mlp' cannot be used: {why}") from None
+            return None
+
+    def _product(self, vs) -> list:
+        raise NotImplementedError
+
+    def gradient(self) -> torch.Tensor:
+        """The flat gradient :math:`\\nabla L(\\theta)` (detached, on the model's device)."""
+        raise NotImplementedError
+
+    def apply(self, v: torch.Tensor) -> torch.Tensor:
+        """The product with a flat tensor ``v`` of length n, in ``v``'s dtype, on the model's device."""
+        if v.shape != (self.n,):
+            raise ValueError(f"v must have shape ({self.n},), got {tuple(v.shape)}")
+        out_dtype = v.dtype
+        self._buffer.copy_(v)
+        product = self._product(self._views)
+        self.num_hvps += 1
+        return torch.cat([h.detach().reshape(-1) for h in product]).to(out_dtype)
+
+    def _matvec(self, x):
+        x = torch.as_tensor(np.asarray(x, dtype=np.float64).reshape(-1))
+        return self.apply(x.to(self.device)).cpu().numpy()
+
+    def _rmatvec(self, x):  # the matrix is symmetric
+        return self._matvec(x)
+
+    def _adjoint(self):
+        return self
+
+
+class HessianOperator(CurvatureOperator):
     """The Hessian of ``loss_fn`` over ``data`` at the current parameters, as a linear operator.
 
     ``op @ x`` (numpy, float64) and ``op.apply(v)`` (torch, on the model's device) compute
@@ -318,21 +410,8 @@ class HessianOperator(LinearOperator):
     """
 
     def __init__(self, model, loss_fn, data, cache: bool | None = None, engine: str = "auto"):
-        if engine not in ("auto", "mlp", "autograd"):
-            raise ValueError(f"engine must be 'auto', 'mlp' or 'autograd', got {engine!r}")
-        self.params = _trainable(model)
-        self.n = sum(p.numel() for p in self.params)
-        super().__init__(dtype=np.dtype(np.float64), shape=(self.n, self.n))
-        self.model, self.loss_fn = model, loss_fn
-        self.device, self.param_dtype = self.params[0].device, self.params[0].dtype
-        self.batches = _as_batches(data)
-        self.cache = (isinstance(self.batches, list) and len(self.batches) == 1) if cache is None else bool(cache)
-        self.num_hvps = 0
+        super().__init__(model, loss_fn, data, cache)
         self._grads = None
-        # One flat input buffer with a view per parameter: copying v into it is cheaper than
-        # splitting v at every product (which matters for small models and long Lanczos runs).
-        self._buffer = torch.empty(self.n, device=self.device, dtype=self.param_dtype)
-        self._views = _split(self._buffer, self.params)
         self._mlp = self._mlp_curvature(engine)
         self.engine = "autograd" if self._mlp is None else "mlp"
         if self._mlp is not None:
@@ -341,25 +420,6 @@ class HessianOperator(LinearOperator):
             self._grads, self.loss = self._weighted_gradients(create_graph=True)
         else:
             self.loss = _evaluate_loss(model, loss_fn, self.batches)
-
-    def _mlp_curvature(self, engine: str):
-        """The layer-by-layer engine when ``engine`` and the model allow it, else None."""
-        if engine == "autograd":
-            return None
-        try:
-            why_not = ("it needs cache=True" if not self.cache
-                       else mlp_hessian.unsupported(self.model, self.params))
-            if why_not:
-                raise mlp_hessian.Unsupported(why_not)
-            with _eval_mode(self.model):
-                batches = list(_batches_on_device(self.model, self.batches))
-                if not batches:
-                    raise ValueError("data holds no batch")
-                return mlp_hessian.MLPCurvature(self.model, self.loss_fn, batches, _checked_loss)
-        except mlp_hessian.Unsupported as why:
-            if engine == "mlp":
-                raise ValueError(f"engine='mlp' cannot be used: {why}") from None
-            return None
 
     def _weighted_gradients(self, create_graph: bool):
         """Gradients of the mean loss; summing per-batch gradients keeps one graph to differentiate."""
@@ -378,13 +438,8 @@ class HessianOperator(LinearOperator):
             total = scaled if total is None else [t + s for t, s in zip(total, scaled)]
         return total, loss_sum / count
 
-    def apply(self, v: torch.Tensor) -> torch.Tensor:
-        """:math:`Hv` for a flat tensor ``v`` of length n; returned in ``v``'s dtype, on the model's device."""
-        if v.shape != (self.n,):
-            raise ValueError(f"v must have shape ({self.n},), got {tuple(v.shape)}")
-        out_dtype = v.dtype
-        self._buffer.copy_(v)
-        vs = self._views
+    def _product(self, vs) -> list:
+        """:math:`Hv`, one tensor per parameter (see :meth:`CurvatureOperator.apply`)."""
         if self._mlp is not None:
             hv = self._mlp.hvp(vs)
         elif self._grads is not None:
@@ -399,8 +454,7 @@ class HessianOperator(LinearOperator):
                     hv = [h + size * q.detach() for h, q in zip(hv, part)]
                     count += size
             hv = [h / count for h in hv]
-        self.num_hvps += 1
-        return torch.cat([h.detach().reshape(-1) for h in hv]).to(out_dtype)
+        return hv
 
     def gradient(self) -> torch.Tensor:
         """The flat gradient :math:`\\nabla L(\\theta)` (detached, on the model's device)."""
@@ -411,29 +465,21 @@ class HessianOperator(LinearOperator):
         grads, _ = self._weighted_gradients(create_graph=False)
         return torch.cat([g.detach().reshape(-1) for g in grads])
 
-    def _matvec(self, x):
-        x = torch.as_tensor(np.asarray(x, dtype=np.float64).reshape(-1))
-        return self.apply(x.to(self.device)).cpu().numpy()
 
-    def _rmatvec(self, x):  # H is symmetric
-        return self._matvec(x)
-
-    def _adjoint(self):
-        return self
-
-
-def _operator(model, loss_fn, data) -> HessianOperator:
-    """Accept either a ready HessianOperator (reuses its cached graph) or (model, loss_fn, data)."""
-    if isinstance(model, HessianOperator):
+def _operator(model, loss_fn, data) -> CurvatureOperator:
+    """Accept either a ready operator (a HessianOperator reuses its cached graph; a GGN or an
+    empirical Fisher is taken as is) or (model, loss_fn, data), which means the Hessian."""
+    if isinstance(model, CurvatureOperator):
         if loss_fn is not None or data is not None:
-            raise ValueError("pass either a HessianOperator alone or model, loss_fn and data")
+            raise ValueError("pass either a HessianOperator (or another CurvatureOperator) alone "
+                             "or model, loss_fn and data")
         return model
     if loss_fn is None or data is None:
         raise ValueError("loss_fn and data are required with a model")
     return HessianOperator(model, loss_fn, data)
 
 
-def _basis_dtype(op: HessianOperator) -> torch.dtype:
+def _basis_dtype(op: CurvatureOperator) -> torch.dtype:
     """The precision of Lanczos and trace vectors: the products', at least float32.
 
     Every product already carries the rounding error of the model's dtype, so a float64 basis
@@ -549,7 +595,7 @@ def _check_k_tol(k, tol, n):
         raise ValueError(f"tol must be a relative tolerance in (0, 1), got {tol!r}")
 
 
-def _extreme_eigenpairs(op: HessianOperator, k: int, tol: float, which: str, ncv, max_hvps, seed,
+def _extreme_eigenpairs(op: CurvatureOperator, k: int, tol: float, which: str, ncv, max_hvps, seed,
                         start=None):
     n = op.n
     _check_k_tol(k, tol, n)
@@ -637,8 +683,10 @@ def top_eigenvalues(model, loss_fn=None, data=None, k: int = 1, tol: float = 1e-
 
     Parameters
     ----------
-    model : torch.nn.Module or HessianOperator
-        The network (or a ready operator, then give neither ``loss_fn`` nor ``data``).
+    model : torch.nn.Module or CurvatureOperator
+        The network (or a ready operator, then give neither ``loss_fn`` nor ``data``: a
+        :class:`HessianOperator`, or a GGN or empirical Fisher of
+        :mod:`course_lib.gauss_newton`, whose eigenvalues are then returned).
     loss_fn, data :
         See the module docstring.
     k : int
@@ -819,7 +867,7 @@ def full_hessian(model, loss_fn=None, data=None, *, max_params: int = FULL_HESSI
     >>> H.shape
     (3, 3)
     """
-    n = (model.n if isinstance(model, HessianOperator)
+    n = (model.n if isinstance(model, CurvatureOperator)
          else sum(p.numel() for p in _trainable(model)))
     if n > max_params:
         raise ValueError(f"full_hessian needs an n x n matrix; this model has n={n} trainable "

@@ -216,8 +216,17 @@ class MLPCurvature:
                     grads.append(step.delta.sum(dim=0))
         return grads
 
-    def hvp(self, vs) -> list:
-        """:math:`Hv` for ``vs``, one tensor per parameter in the order of :meth:`gradient`."""
+    def hvp(self, vs, gauss_newton: bool = False) -> list:
+        """:math:`Hv` for ``vs``, one tensor per parameter in the order of :meth:`gradient`.
+
+        With ``gauss_newton`` it returns the generalized Gauss-Newton product
+        :math:`J^\\top H_{out} J v` instead (:mod:`course_lib.gauss_newton`): the forward pass
+        computes :math:`R\\,\\text{out} = Jv` in both cases, and the backward pass then drops
+        exactly the terms that carry the backpropagated gradient :math:`\\delta`
+        (:math:`\\delta^\\top Rh`, :math:`\\delta\\, RW` and :math:`\\sigma''\\delta\\, Ra`),
+        leaving the plain backpropagation :math:`J^\\top` of :math:`H_{out}\\, Jv`.
+        """
+        exact = not gauss_newton
         directions, i = [], 0
         r_inputs, r = [], None  # R of each step's input; None stands for zero
         for step in self.steps:
@@ -242,14 +251,16 @@ class MLPCurvature:
             if isinstance(step, _Linear):
                 rw, rb = directions.pop()
                 grad_w = r_delta.t() @ step.inputs
-                if r_in is not None:
+                if r_in is not None and exact:
                     grad_w.addmm_(step.delta.t(), r_in)
                 products += ([] if rb is None else [r_delta.sum(dim=0)]) + [grad_w]
                 if r_in is None:  # nothing below depends on v
                     break
-                r_delta = torch.mm(r_delta, step.weight).addmm_(step.delta, rw)
+                r_delta = torch.mm(r_delta, step.weight)
+                if exact:
+                    r_delta.addmm_(step.delta, rw)
             else:  # r_delta is a fresh tensor (at most an alias of the output's R, not used again)
                 r_delta.mul_(step.d1)
-                if step.d2_delta is not None:
+                if step.d2_delta is not None and exact:
                     r_delta.addcmul_(step.d2_delta, r_in)
         return products[::-1]

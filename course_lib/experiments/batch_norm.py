@@ -294,3 +294,148 @@ def draw_lr_sweep(lrs, sweeps: dict, threshold: float = USABLE_LOSS):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------- the landscape along training
+#: Learning rates are compared on this many seeds.
+SEEDS = (0, 1, 2)
+
+
+def largest_usable_lr(batch_norm: bool, seeds: Sequence[int] = SEEDS, lrs: Sequence[float] = LR_GRID,
+                      threshold: float = USABLE_LOSS, sweeps: dict | None = None) -> float:
+    """The largest learning rate of ``lrs`` at which *every* seed is usable (training loss
+    after :func:`lr_sweep_torch`'s 3 epochs below ``threshold``); ``nan`` if none is.
+
+    ``sweeps`` may hold already computed ``{seed: final losses}`` (the others are run).
+    """
+    sweeps = dict(sweeps or {})
+    for seed in seeds:
+        if seed not in sweeps:
+            sweeps[seed] = lr_sweep_torch(batch_norm, lrs, seed=seed)
+    ok = np.all([np.asarray(sweeps[s], dtype=float) < threshold for s in seeds], axis=0)
+    return float(np.asarray(lrs, dtype=float)[ok].max()) if ok.any() else math.nan
+
+
+def batch_statistics_model(model):
+    """A copy of ``model`` whose batch-normalization layers always use the statistics of the
+    batch they are given, as in training, and keep no running averages.
+
+    The loss SGD descends is this one (each step normalizes with its batch's mean and
+    variance); :mod:`course_lib.hessian` evaluates a model in ``eval()`` mode, where a BN
+    layer would use its running averages instead: a different function of the weights,
+    without BN's invariance to the scale of the weights before it.
+    """
+    import copy
+
+    import torch
+
+    twin = copy.deepcopy(model)
+    for module in twin.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.track_running_stats = False
+            module.running_mean = module.running_var = module.num_batches_tracked = None
+    return twin
+
+
+class Curvature(NamedTuple):
+    """Curvature of the training loss at one point: ``loss``; ``top``, the largest eigenvalue
+    of the Hessian H; ``ggn_top`` and ``ggn_trace``, the largest eigenvalue and the trace of
+    the Gauss-Newton matrix G; and ``condition`` :math:`= n\\,\\lambda_{max}(G) / \\operatorname{tr} G`."""
+
+    loss: float
+    top: float
+    ggn_top: float
+    ggn_trace: float
+    condition: float
+
+
+def curvature(model, x, y, trace_hvps: int = 18, seed: int = 0) -> Curvature:
+    """The sharpness and a condition estimate of the mean cross-entropy on the batch
+    ``(x, y)``, BN layers on that batch's statistics (:func:`batch_statistics_model`).
+
+    * ``top``: :math:`\\lambda_{max}(H)`, which bounds the stable learning rate of gradient
+      descent, :math:`\\eta < 2/\\lambda_{max}`.
+    * ``condition``: :math:`\\lambda_{max}(G) / (\\operatorname{tr} G / n)`, how far the
+      steepest direction stands above the *average* curvature, on the positive semi-definite
+      Gauss-Newton part G of the Hessian (:mod:`course_lib.gauss_newton`). Not
+      :math:`\\lambda_{max}/\\lambda_{min}`: a network's smallest Hessian eigenvalues are
+      zero or negative. Not :math:`\\operatorname{tr} H`: positive and negative curvature
+      cancel in it (at the initialization of the BN network of chapter 10, tr H is about -19
+      while tr G is about 160), so its Hutch++ estimates even change sign, while those of
+      the PSD G scatter by a few percent with 18 products.
+
+    Lanczos stops at a relative residual of 1e-2, which gives the top eigenvalue to about
+    1e-4 (see :func:`course_lib.hessian.top_eigenvalues`).
+    """
+    import torch.nn.functional as F
+
+    from course_lib import gauss_newton, hessian
+
+    twin = batch_statistics_model(model)
+    op = hessian.HessianOperator(twin, F.cross_entropy, (x, y))
+    ggn = gauss_newton.GGNOperator(twin, F.cross_entropy, (x, y))
+    top = float(hessian.top_eigenvalues(op, k=1, tol=1e-2, seed=seed).values[0])
+    ggn_top = float(hessian.top_eigenvalues(ggn, k=1, tol=1e-2, seed=seed).values[0])
+    ggn_trace = hessian.trace(ggn, num_hvps=trace_hvps, seed=seed)
+    return Curvature(op.loss, top, ggn_top, ggn_trace, op.n * ggn_top / ggn_trace)
+
+
+class LandscapeRun(NamedTuple):
+    """One SGD run of :func:`landscape_run`: the steps at which the landscape was measured,
+    the :class:`Curvature` fields there (arrays), and ``weight_norm``, the norm of the hidden
+    layers' weight matrices (the ones a BN layer follows)."""
+
+    batch_norm: bool
+    lr: float
+    seed: int
+    steps: np.ndarray
+    loss: np.ndarray
+    top: np.ndarray
+    ggn_top: np.ndarray
+    ggn_trace: np.ndarray
+    condition: np.ndarray
+    weight_norm: np.ndarray
+
+
+def _hidden_weight_norm(model) -> float:
+    import torch
+
+    linear = [m for m in model if isinstance(m, torch.nn.Linear)][:-1]
+    return float(torch.sqrt(sum((m.weight.detach() ** 2).sum() for m in linear)))
+
+
+def landscape_run(batch_norm: bool, lr: float, seed: int = 0, epochs: int = 3, every: int = 10,
+                  batch_size: int = 64, n_train: int = 1280, n_measure: int = 256,
+                  sizes=SIZES) -> LandscapeRun:
+    """Train as :func:`lr_sweep_torch` does (same network, seed, batches and SGD) and measure
+    :func:`curvature` on the first ``n_measure`` training examples every ``every`` steps
+    and at the end."""
+    import torch
+    import torch.nn.functional as F
+
+    from course_lib import data, models
+    from course_lib.torch import SGD, device
+
+    split = _digits(n_train)
+    x, y = data.to_torch(split.x_train, split.y_train, device=device())
+    model = models.torch_mlp(list(sizes), batch_norm=batch_norm, seed=seed).to(x.device)
+    optimizer = SGD(model.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    steps, rows = [], []
+    step = 0
+    for _ in range(epochs):
+        for idx in data.batches(len(x), batch_size, rng):
+            if step % every == 0:
+                steps.append(step)
+                rows.append((*curvature(model, x[:n_measure], y[:n_measure], seed=step),
+                             _hidden_weight_norm(model)))
+            model.train()
+            idx = torch.as_tensor(idx, device=x.device)
+            optimizer.zero_grad()
+            F.cross_entropy(model(x[idx]), y[idx]).backward()
+            optimizer.step()
+            step += 1
+    steps.append(step)
+    rows.append((*curvature(model, x[:n_measure], y[:n_measure], seed=step), _hidden_weight_norm(model)))
+    columns = np.array(rows).T
+    return LandscapeRun(batch_norm, float(lr), seed, np.array(steps), *columns)

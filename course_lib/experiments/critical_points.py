@@ -289,12 +289,14 @@ class Census(NamedTuple):
     seconds: float
 
 
-def _ensemble_hessians(ensemble, x, y):
+def _ensemble_hessians(ensemble, x, y, operator=None):
     """The runs' Hessians (runs, n, n): column j of every block from one product with the
-    j-th unit vector repeated in every run (the blocks do not interact)."""
+    j-th unit vector repeated in every run (the blocks do not interact). ``operator``
+    (default :class:`course_lib.hessian.HessianOperator`) may be another curvature
+    operator class, such as :class:`course_lib.gauss_newton.GGNOperator`."""
     import torch
 
-    op = hessian.HessianOperator(ensemble, census_loss, (x, y))
+    op = (operator or hessian.HessianOperator)(ensemble, census_loss, (x, y))
     runs, n = ensemble.theta.shape
     blocks = torch.empty(runs, n, n, dtype=torch.float64)
     for j in range(n):
@@ -625,3 +627,166 @@ def draw_critical_points(found: dict, axes=None):
         ax.set_title(surface.name)
         ax.legend(fontsize="small", loc="lower left")
     return axes
+
+
+# --------------------------------------------------------------------------- Gauss-Newton
+def census_gauss_newton(census: Census) -> np.ndarray:
+    """Eigenvalues (runs, n), ascending, of the generalized Gauss-Newton matrix
+    :math:`G = J^\\top H_{out} J` (:class:`course_lib.gauss_newton.GGNOperator`) at every
+    point of ``census``: the same points, loss and float64 precision as its Hessians."""
+    import torch
+    from course_lib.gauss_newton import GGNOperator
+
+    x, y = (torch.as_tensor(a) for a in diabetes(np.float64))
+    with _one_thread():
+        ensemble = _ensemble_module()(torch.as_tensor(census.parameters), x.shape[1], census.hidden)
+        blocks, _ = _ensemble_hessians(ensemble, x, y, GGNOperator)
+        return torch.linalg.eigvalsh(blocks).numpy()
+
+
+def draw_gauss_newton_census(census: Census, ggn_eigenvalues: np.ndarray, ax=None):
+    """Training loss against the minimum ratio (share of positive eigenvalues) of the
+    Hessian and of the Gauss-Newton matrix at the same census points."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.scatter(census.minimum_ratio, census.loss, color="C0", edgecolor="k", linewidth=0.4,
+               s=36, label="Hessian H")
+    ax.scatter(hessian.minimum_ratio(ggn_eigenvalues), census.loss, color="C3", marker="X",
+               s=60, label=r"Gauss-Newton $G = J^\top H_{out} J$")
+    ax.axvline(1.0, color="k", ls="--", lw=1)
+    ax.set_xlabel("minimum ratio = share of positive eigenvalues")
+    ax.set_ylabel("training loss (mean squared error)")
+    ax.set_title(f"The same {len(census.loss)} points, two curvature matrices")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def draw_curvature_spectra(census: Census, ggn_eigenvalues: np.ndarray, run: int, ax=None):
+    """Eigenvalue histograms (symmetric-log axis) of H, of G and of the residual term
+    :math:`R = H - G` at census point ``run``."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.8))
+    member = census_member(census, run)
+    import torch
+    from course_lib.gauss_newton import GGNOperator
+
+    x, y = (torch.as_tensor(a) for a in diabetes(np.float64))
+    with _one_thread():
+        H = hessian.full_hessian(member, torch.nn.functional.mse_loss, (x, y))
+        G = hessian.full_hessian(GGNOperator(member, torch.nn.functional.mse_loss, (x, y)))
+    edges = np.concatenate([-np.geomspace(10, 1e-6, 22), [0.0], np.geomspace(1e-6, 10, 22)])
+    for lam, label, color in ((np.linalg.eigvalsh(H), "Hessian H", "C0"),
+                              (np.linalg.eigvalsh(G), "Gauss-Newton G", "C3"),
+                              (np.linalg.eigvalsh(H - G), "residual term R = H - G", "C2")):
+        ax.hist(lam, bins=edges, histtype="step", lw=1.8, color=color,
+                label=f"{label}: {np.sum(lam < 0)} negative")
+    ax.set_xscale("symlog", linthresh=1e-6)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel("eigenvalue (symmetric log scale)")
+    ax.set_ylabel(f"count (of {H.shape[0]})")
+    ax.set_title(f"Census point with training loss {census.loss[run]:.3f}")
+    ax.legend(fontsize="small", loc="upper left")
+    return ax
+
+
+def sinc_data(n_points: int):
+    """``n_points`` inputs evenly spread over [-1, 1] and targets
+    :math:`\\sin(5\\pi x)/(5\\pi x)`, float64 arrays of shape (n_points, 1)."""
+    if int(n_points) < 1:
+        raise ValueError(f"n_points must be >= 1, got {n_points}")
+    x = np.linspace(-1.0, 1.0, int(n_points)).reshape(-1, 1)
+    return x, np.sinc(5 * x)
+
+
+def fit_sinc_network(n_points: int, seed: int = 0, hidden: int = 128, max_iter: int = 300):
+    """A ``1 -> hidden (ReLU) -> 1`` network (float64, PyTorch's default initialization with
+    ``seed``) fitted to :func:`sinc_data` by full-batch L-BFGS on the mean squared error.
+    Returns ``(model, x, y)`` with torch tensors."""
+    import torch
+    from course_lib.models import torch_mlp
+
+    x, y = (torch.as_tensor(a) for a in sinc_data(n_points))
+    model = torch_mlp([1, hidden, 1], "relu", seed=seed).double()
+    search = torch.optim.LBFGS(model.parameters(), max_iter=max_iter, history_size=50,
+                               line_search_fn="strong_wolfe", tolerance_grad=1e-12,
+                               tolerance_change=1e-20)
+
+    def closure():
+        search.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        return loss
+
+    with _one_thread():
+        search.step(closure)
+    return model, x, y
+
+
+class HomeworkRatio(NamedTuple):
+    """Result of :func:`homework_minimum_ratio`.
+
+    ``ratio``: the homework's number, the share of positive eigenvalues of each weight
+    matrix's diagonal block of the Gauss-Newton matrix (float32), averaged over the layers;
+    ``block_size`` and ``block_rank`` (numerical rank of each block, numpy's ``matrix_rank``
+    rule: eigenvalues above size * eps * largest); ``coin_flip``: the ratio expected if
+    every eigenvalue that is zero in exact arithmetic came out positive or negative with
+    equal chance, :math:`\\frac12 + \\frac{rank}{2\\,size}` averaged over the blocks;
+    ``hessian_ratio``, ``hessian_negative`` and ``kind``: the full float64 Hessian's minimum
+    ratio, its number of eigenvalues below :math:`-10^{-9}\\lambda_{max}`, and
+    :func:`course_lib.hessian.classify` with that tolerance; ``loss`` and ``grad_norm`` (the
+    homework's: mean over the weight matrices of their gradients' norms).
+    """
+
+    ratio: float
+    block_size: tuple
+    block_rank: tuple
+    coin_flip: float
+    hessian_ratio: float
+    hessian_negative: int
+    kind: str
+    loss: float
+    grad_norm: float
+
+
+def homework_minimum_ratio(model, x, y) -> HomeworkRatio:
+    """The "minimum ratio" of the 2021 homework (Hung-yi Lee's ML 2021, HW2-2), recomputed
+    beside the true Hessian's, for an ``nn.Sequential`` of Linear layers and a scalar output.
+
+    The homework took, for each Linear layer, the block of :math:`\\sum_i j_i j_i^\\top` that
+    belongs to its weight matrix (biases and the blocks between layers left out), where
+    :math:`j_i` is the gradient of the network's output for example i: the Gauss-Newton
+    matrix of the squared error up to the factor :math:`2/N`, which changes no sign. Its
+    eigenvalues came from a float32 symmetric eigensolver, and the ratio counted those above
+    zero. Here G comes from :class:`course_lib.gauss_newton.GGNOperator`.
+    """
+    import torch
+    from course_lib.gauss_newton import GGNOperator
+
+    mse = torch.nn.functional.mse_loss
+    with _one_thread():
+        G = hessian.full_hessian(GGNOperator(model, mse, (x, y)))
+        op = hessian.HessianOperator(model, mse, (x, y))
+        H = np.linalg.eigvalsh(hessian.full_hessian(op))
+        gradient = op.gradient()
+    offsets = np.cumsum([0] + [p.numel() for p in model.parameters()])
+    weights = [i for i, p in enumerate(model.parameters()) if p.dim() == 2]
+    ratios, sizes, ranks, coins, norms = [], [], [], [], []
+    for i in weights:
+        idx = np.arange(offsets[i], offsets[i + 1])
+        block = torch.as_tensor(G[np.ix_(idx, idx)], dtype=torch.float32)
+        lam = torch.linalg.eigvalsh(block).double().numpy()
+        rank = int(np.sum(lam > len(idx) * np.finfo(np.float32).eps * lam.max()))
+        ratios.append(float(np.mean(lam > 0)))
+        sizes.append(len(idx))
+        ranks.append(rank)
+        coins.append(0.5 + rank / (2 * len(idx)))
+        norms.append(float(gradient[offsets[i]:offsets[i + 1]].norm()))
+    tol = 1e-9 * float(np.abs(H).max())
+    return HomeworkRatio(float(np.mean(ratios)), tuple(sizes), tuple(ranks), float(np.mean(coins)),
+                         float(hessian.minimum_ratio(H)), int(np.sum(H < -tol)),
+                         hessian.classify(H, tol=tol), op.loss, float(np.mean(norms)))
