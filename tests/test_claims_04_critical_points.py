@@ -104,3 +104,94 @@ def test_random_minima_get_rare():
     assert 0.4 < p[1] < 0.6           # about half
     assert p[2] < 0.01                # fewer than 1 in 100
     assert p[3] == 0.0                # none of the samples
+
+
+# ------------------------------------------------------------------ Gauss-Newton
+@pytest.fixture(scope="module")
+def ggn_eigenvalues(census):
+    return cp.census_gauss_newton(census)
+
+
+def test_gauss_newton_calls_every_census_saddle_a_minimum(census, ggn_eigenvalues):
+    """Chapter: G is positive definite at every point (smallest eigenvalue tiny but positive,
+    at least 1.7e-11 of the largest: above float64 round-off), its minimum ratio is 1
+    everywhere while the Hessian's runs from 0.34 to 0.93; H has 7 to 64 negative
+    eigenvalues per point; the largest eigenvalues of G and H differ by at most 0.3%."""
+    g, h = ggn_eigenvalues, census.eigenvalues
+    assert g.shape == h.shape == (24, 97)
+    assert np.all(g[:, 0] > 1e-12 * g[:, -1])        # round-off of a 97 x 97 float64 matrix: ~1e-14
+    assert np.all(hessian.minimum_ratio(g) == 1.0)
+    assert np.all(hessian.classify(g, tol=0.0) == "minimum")   # "by its count, a minimum"
+    assert 0.3 < census.minimum_ratio.min() < 0.4 and 0.9 < census.minimum_ratio.max() < 0.95
+    negative = (h < 0).sum(axis=1)
+    assert negative.min() >= 7 and negative.max() <= 64
+    assert np.abs(g[:, -1] / h[:, -1] - 1).max() < 0.0035
+
+
+def test_gauss_newton_is_the_hessian_minus_the_residual_term(census):
+    """Chapter: at the lowest-loss point G has no negative eigenvalue, R = H - G has both
+    signs; picking points of higher loss, the Hessian has more negative eigenvalues."""
+    import torch
+    from course_lib.gauss_newton import GGNOperator
+    x, y = (torch.as_tensor(a) for a in cp.diabetes(np.float64))
+    order = np.argsort(census.loss)
+    negatives = []
+    for run in (order[0], order[len(order) // 2], order[-1]):
+        member = cp.census_member(census, int(run))
+        H = hessian.full_hessian(member, torch.nn.functional.mse_loss, (x, y))
+        G = hessian.full_hessian(GGNOperator(member, torch.nn.functional.mse_loss, (x, y)))
+        lam_r = np.linalg.eigvalsh(H - G)
+        assert np.linalg.eigvalsh(G)[0] > 0 and lam_r[0] < 0 < lam_r[-1]
+        negatives.append(int(np.sum(np.linalg.eigvalsh(H) < 0)))
+    assert negatives[0] < negatives[1] < negatives[2]
+
+
+def test_estimators_on_the_three_curvature_matrices(census):
+    """Chapter, lowest-loss point: the top-3 eigenvalues of H and G agree within 1% (the
+    largest to three digits); the empirical Fisher's are 25% to 40% smaller."""
+    import torch
+    from course_lib import gauss_newton
+    x, y = (torch.as_tensor(a) for a in cp.diabetes(np.float64))
+    best = cp.census_member(census, int(np.argmin(census.loss)))
+    mse = torch.nn.functional.mse_loss
+    top = {name: hessian.top_eigenvalues(op, k=3).values for name, op in (
+        ("H", hessian.HessianOperator(best, mse, (x, y))),
+        ("G", gauss_newton.GGNOperator(best, mse, (x, y))),
+        ("F", gauss_newton.EmpiricalFisherOperator(best, mse, (x, y))))}
+    assert np.all(np.abs(top["G"] / top["H"] - 1) < 0.01)
+    assert abs(top["G"][0] / top["H"][0] - 1) < 5e-4
+    assert np.all((top["F"] / top["G"] > 0.6) & (top["F"] / top["G"] < 0.75))
+
+
+@pytest.fixture(scope="module")
+def homework():
+    return {(n, seed): cp.homework_minimum_ratio(*cp.fit_sinc_network(n, seed))
+            for n in (6, 60) for seed in range(3)}
+
+
+def test_homework_ratio_counts_rounding_signs_at_six_points(homework):
+    """Chapter: with 6 points every fit interpolates (loss below 1e-19), each 128 x 128 block
+    has rank 6, the ratio is 0.496 to 0.523 around the coin-flip value 0.523 and falls on
+    either side of 0.5; the Hessian has no eigenvalue below -1e-9 lambda_max (degenerate)."""
+    six = [homework[6, seed] for seed in range(3)]
+    for hw in six:
+        assert hw.loss < 1e-19 and hw.block_size == (128, 128) and hw.block_rank == (6, 6)
+        assert hw.coin_flip == pytest.approx(0.5 + 6 / 256)
+        assert abs(hw.ratio - hw.coin_flip) < 0.03
+        assert hw.hessian_negative == 0 and hw.kind == "degenerate"
+    ratios = [hw.ratio for hw in six]
+    assert min(ratios) < 0.5 < max(ratios)
+    assert 0.49 < min(ratios) and max(ratios) < 0.53
+
+
+def test_homework_ratio_calls_saddles_minimum_like_at_sixty_points(homework):
+    """Chapter: with 60 points the Hessian has 71 to 85 negative eigenvalues (a saddle) while
+    the homework's ratio reads 0.59 to 0.63 (above 0.5); seed 0 (80 negative) also passes
+    the gradient test, norm 1.4e-4 < 1e-3."""
+    sixty = [homework[60, seed] for seed in range(3)]
+    for hw in sixty:
+        assert hw.loss > 1e-4 and hw.kind == "saddle"
+        assert 70 <= hw.hessian_negative <= 86
+        assert 0.58 < hw.ratio < 0.64
+        assert max(hw.block_rank) < 30            # rank well below 128: most signs are rounding
+    assert homework[60, 0].grad_norm < 1e-3 and homework[60, 0].hessian_negative == 80

@@ -410,3 +410,175 @@ def test_bad_input_gets_a_clear_error(tanh):
         hessian.classify([])
     with pytest.raises(ValueError, match="tol"):
         hessian.classify([1.0], tol=-1.0)
+
+
+# ------------------------------------------------------------------ Gauss-Newton and empirical Fisher
+from course_lib import gauss_newton  # noqa: E402
+
+
+def _functional(model):
+    """theta -> outputs of ``model`` (torch.func), for explicit Jacobians."""
+    names = [name for name, _ in model.named_parameters()]
+    shapes = [p.shape for p in model.parameters()]
+    sizes = [p.numel() for p in model.parameters()]
+
+    def outputs_of(theta, x):
+        params = {name: part.reshape(shape)
+                  for name, part, shape in zip(names, theta.split(sizes), shapes)}
+        return functional_call(model, params, (x,))
+
+    return outputs_of
+
+
+def explicit_ggn(model, loss_fn, data):
+    """J^T H_out J from torch.func: the full Jacobian of all outputs and the Hessian of the
+    loss with respect to them."""
+    x, y = data
+    outputs_of = _functional(model)
+    theta = hessian.parameter_vector(model)
+    f = outputs_of(theta, x).detach()
+    J = torch.func.jacrev(outputs_of)(theta, x).reshape(f.numel(), -1)
+    H_out = torch.func.hessian(lambda o: loss_fn(o.reshape(f.shape), y))(f.reshape(-1))
+    return (J.T @ H_out.reshape(f.numel(), f.numel()) @ J).numpy()
+
+
+def explicit_empirical_fisher(model, loss_fn, data):
+    """(1/N) sum_i g_i g_i^T from per-example gradients (torch.func.vmap of grad)."""
+    x, y = data
+    outputs_of = _functional(model)
+    theta = hessian.parameter_vector(model)
+
+    def example_loss(t, xi, yi):
+        return loss_fn(outputs_of(t, xi[None]), yi[None])
+
+    g = torch.func.vmap(torch.func.grad(example_loss), in_dims=(None, 0, 0))(theta, x, y)
+    return (g.T @ g / len(x)).numpy()
+
+
+def mse_problem():
+    """The tanh network of tanh_problem with 3 real-valued outputs and squared error."""
+    model, _, (x, _) = tanh_problem()
+    y = torch.randn(40, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    return model, F.mse_loss, (x, y)
+
+
+@pytest.mark.parametrize("engine", ["mlp", "autograd"])
+@pytest.mark.parametrize("problem", [tanh_problem, mse_problem, lambda: relu_digits_problem(n=60)],
+                         ids=["cross-entropy", "mse", "relu-digits"])
+def test_ggn_is_jt_hout_j(problem, engine):
+    model, loss_fn, data = problem()
+    op = gauss_newton.GGNOperator(model, loss_fn, data, engine=engine)
+    assert op.engine == engine
+    G = hessian.full_hessian(op)
+    explicit = explicit_ggn(model, loss_fn, data)
+    np.testing.assert_allclose(G, explicit, atol=1e-12 * np.abs(explicit).max())
+    lam = np.linalg.eigvalsh(G)
+    assert lam[0] >= -1e-12 * lam[-1]                     # positive semi-definite to round-off
+    H = np.linalg.eigvalsh(hessian.full_hessian(model, loss_fn, data))
+    assert H[0] < -1e-3 * H[-1]                           # ... while the Hessian is not
+    assert op.loss == pytest.approx(float(loss_fn(model(data[0]), data[1]).detach()))
+    torch.testing.assert_close(op.gradient(), hessian.HessianOperator(model, loss_fn, data).gradient())
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_ggn_over_batches_is_the_ggn_of_the_mean_loss(cache):
+    model, loss_fn, (x, y) = tanh_problem()
+    batches = [(x[:7], y[:7]), (x[7:25], y[7:25]), (x[25:], y[25:])]
+    explicit = explicit_ggn(model, loss_fn, (x, y))
+    for engine in ("auto", "autograd"):
+        op = gauss_newton.GGNOperator(model, loss_fn, batches, cache=cache, engine=engine)
+        assert op.engine == ("mlp" if cache and engine == "auto" else "autograd")
+        np.testing.assert_allclose(hessian.full_hessian(op), explicit, atol=1e-12)
+        assert op.loss == pytest.approx(float(loss_fn(model(x), y).detach()))
+
+
+def test_ggn_equals_the_hessian_where_the_residuals_vanish():
+    """H = G + sum_c (d loss / d f_c) grad^2 f_c: the two differ by a term weighted by the
+    residuals, so they agree at a perfect fit and disagree at the saddle w = 0."""
+    net, loss_fn, (x, y) = _two_layer_linear_network()      # y = 2x, f = w2 w1 x
+    with torch.no_grad():
+        net[0].weight.fill_(1.0)
+        net[1].weight.fill_(2.0)                              # exact fit: residuals 0
+    H = hessian.full_hessian(net, loss_fn, (x, y))
+    G = hessian.full_hessian(gauss_newton.GGNOperator(net, loss_fn, (x, y)))
+    np.testing.assert_allclose(G, H, atol=1e-12)
+    with torch.no_grad():
+        net[1].weight.fill_(0.5)                              # residual -1.5 x: H != G
+    H = hessian.full_hessian(net, loss_fn, (x, y))
+    G = hessian.full_hessian(gauss_newton.GGNOperator(net, loss_fn, (x, y)))
+    assert np.abs(H - G).max() > 0.1
+    for p in net.parameters():
+        torch.nn.init.zeros_(p)                               # the saddle: J = 0, so G = 0
+    G = hessian.full_hessian(gauss_newton.GGNOperator(net, loss_fn, (x, y)))
+    assert np.abs(G).max() == 0.0
+    assert np.linalg.eigvalsh(hessian.full_hessian(net, loss_fn, (x, y)))[0] < 0
+
+
+@pytest.mark.parametrize("problem", [tanh_problem, mse_problem], ids=["cross-entropy", "mse"])
+def test_empirical_fisher_is_the_mean_outer_product_of_example_gradients(problem):
+    model, loss_fn, (x, y) = problem()
+    explicit = explicit_empirical_fisher(model, loss_fn, (x, y))
+    op = gauss_newton.EmpiricalFisherOperator(model, loss_fn, (x, y))
+    np.testing.assert_allclose(hessian.full_hessian(op), explicit, atol=1e-12)
+    batches = [(x[:15], y[:15]), (x[15:], y[15:])]
+    split = gauss_newton.EmpiricalFisherOperator(model, loss_fn, batches)
+    np.testing.assert_allclose(hessian.full_hessian(split), explicit, atol=1e-12)
+    lam = np.linalg.eigvalsh(explicit)
+    assert lam[0] >= -1e-12 * lam[-1]
+    # not the GGN: the empirical Fisher uses the observed labels' gradients
+    assert np.abs(explicit - explicit_ggn(model, loss_fn, (x, y))).max() > 1e-2
+
+
+def test_estimators_take_the_gauss_newton_operators(relu):
+    model, loss_fn, data, _ = relu
+    for op, exact in ((gauss_newton.GGNOperator(model, loss_fn, data), explicit_ggn(model, loss_fn, data)),
+                      (gauss_newton.EmpiricalFisherOperator(model, loss_fn, data),
+                       explicit_empirical_fisher(model, loss_fn, data))):
+        lam = np.linalg.eigvalsh(exact)
+        top = hessian.top_eigenvalues(op, k=3, tol=1e-6)
+        np.testing.assert_allclose(top.values, lam[::-1][:3], rtol=1e-4)
+        V = top.vectors.numpy()
+        np.testing.assert_allclose(np.einsum("in,nm,im->i", V, exact, V), top.values, rtol=1e-8)
+        np.testing.assert_allclose(scipy.sparse.linalg.eigsh(op, k=1, which="LA", return_eigenvectors=False),
+                                   lam[-1:], rtol=1e-8)
+        estimates = [hessian.trace(op, num_hvps=60, seed=s) for s in range(5)]
+        assert np.mean(estimates) == pytest.approx(np.trace(exact), rel=0.05)
+        spectrum = hessian.density(op, steps=30)
+        assert spectrum.ritz_values.max() == pytest.approx(lam[-1], rel=1e-6)
+        assert spectrum.ritz_values.min() > -1e-6 * lam[-1]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_gauss_newton_runs_on_every_device(device):
+    model, loss_fn, (x, y) = tanh_problem()
+    expected = hessian.top_eigenvalues(gauss_newton.GGNOperator(model, loss_fn, (x, y)), k=2, tol=1e-8).values
+    model = model.to(device)
+    for op in (gauss_newton.GGNOperator(model, loss_fn, (x, y), engine="autograd"),
+               gauss_newton.EmpiricalFisherOperator(model, loss_fn, (x, y))):
+        result = hessian.top_eigenvalues(op, k=2, tol=1e-8)
+        assert result.vectors.device.type == device
+    np.testing.assert_allclose(hessian.top_eigenvalues(
+        gauss_newton.GGNOperator(model, loss_fn, (x, y)), k=2, tol=1e-8).values, expected, rtol=1e-8)
+
+
+def test_gauss_newton_bad_input_gets_a_clear_error(tanh):
+    model, loss_fn, data, _ = tanh
+    with pytest.raises(ValueError, match="engine"):
+        gauss_newton.GGNOperator(model, loss_fn, data, engine="fast")
+    conv = nn.Sequential(nn.Conv1d(1, 2, 3), nn.Flatten()).double()
+    with pytest.raises(ValueError, match="engine='mlp' cannot be used"):
+        gauss_newton.GGNOperator(conv, F.mse_loss, (torch.randn(4, 1, 5).double(), torch.randn(4, 6).double()),
+                                 engine="mlp")
+    summed = nn.Sequential(model, _SumOverExamples())   # one output for the whole batch
+    with pytest.raises(ValueError, match="first axis"):
+        gauss_newton.EmpiricalFisherOperator(summed, F.mse_loss, (data[0], torch.zeros((), dtype=torch.float64)))
+    with pytest.raises(ValueError, match="either a HessianOperator"):
+        hessian.top_eigenvalues(gauss_newton.GGNOperator(model, loss_fn, data), loss_fn, data)
+    op = gauss_newton.GGNOperator(model, loss_fn, data)
+    with pytest.raises(ValueError, match="v must have shape"):
+        op.apply(torch.ones(3, dtype=torch.float64))
+
+
+class _SumOverExamples(nn.Module):
+    def forward(self, x):
+        return x.sum()

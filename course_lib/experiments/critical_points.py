@@ -39,6 +39,8 @@ __all__ = [
     "Ensemble", "Census", "saddle_census", "census_member", "census_loss",
     "random_minimum_probability", "hessian_cost", "draw_census", "draw_spectra",
     "NetRun", "train_torch_net", "train_mxnet_net", "census_summary", "draw_critical_points",
+    "census_gauss_newton", "draw_gauss_newton_census", "draw_curvature_spectra", "sinc_data",
+    "fit_sinc_network", "HomeworkRatio", "homework_minimum_ratio",
 ]
 
 
@@ -659,22 +661,21 @@ def draw_gauss_newton_census(census: Census, ggn_eigenvalues: np.ndarray, ax=Non
     ax.set_xlabel("minimum ratio = share of positive eigenvalues")
     ax.set_ylabel("training loss (mean squared error)")
     ax.set_title(f"The same {len(census.loss)} points, two curvature matrices")
-    ax.legend(loc="upper left", fontsize="small")
+    ax.legend(loc="lower left", fontsize="small")
     ax.grid(alpha=0.3)
     return ax
 
 
-def draw_curvature_spectra(census: Census, ggn_eigenvalues: np.ndarray, run: int, ax=None):
+def draw_curvature_spectra(census: Census, run: int, ax=None):
     """Eigenvalue histograms (symmetric-log axis) of H, of G and of the residual term
     :math:`R = H - G` at census point ``run``."""
     import matplotlib.pyplot as plt
+    import torch
+    from course_lib.gauss_newton import GGNOperator
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.8))
     member = census_member(census, run)
-    import torch
-    from course_lib.gauss_newton import GGNOperator
-
     x, y = (torch.as_tensor(a) for a in diabetes(np.float64))
     with _one_thread():
         H = hessian.full_hessian(member, torch.nn.functional.mse_loss, (x, y))
@@ -686,8 +687,9 @@ def draw_curvature_spectra(census: Census, ggn_eigenvalues: np.ndarray, run: int
         ax.hist(lam, bins=edges, histtype="step", lw=1.8, color=color,
                 label=f"{label}: {np.sum(lam < 0)} negative")
     ax.set_xscale("symlog", linthresh=1e-6)
+    ax.set_xticks([-1, -1e-2, -1e-4, 0, 1e-4, 1e-2, 1])
     ax.axvline(0, color="k", lw=0.8)
-    ax.set_xlabel("eigenvalue (symmetric log scale)")
+    ax.set_xlabel("eigenvalue (symmetric log scale, linear within 1e-6 of 0)")
     ax.set_ylabel(f"count (of {H.shape[0]})")
     ax.set_title(f"Census point with training loss {census.loss[run]:.3f}")
     ax.legend(fontsize="small", loc="upper left")
