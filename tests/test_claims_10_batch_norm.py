@@ -188,3 +188,135 @@ def test_a_tiny_last_batch_wrecks_batch_norm_at_large_learning_rates():
     full_batches, = bn.lr_sweep_torch(True, lrs=(1.0,), n_train=1280)
     last_batch_of_3, = bn.lr_sweep_torch(True, lrs=(1.0,), n_train=1347)
     assert full_batches < 0.1 and last_batch_of_3 > 1.0
+
+
+# ------------------------------------------------------------------ the landscape along training
+@pytest.fixture(scope="module")
+def landscape():
+    best = {b: bn.largest_usable_lr(b) for b in (False, True)}
+    configs = [(False, best[False]), (True, best[False]), (True, best[True])]
+    runs = bn.landscape_runs(configs)
+    return best, runs, {c: bn.landscape_summary(r) for c, r in runs.items()}
+
+
+def test_largest_usable_learning_rate_over_three_seeds(landscape):
+    """Chapter: the largest rate of the grid usable for all three seeds is 0.3 without BN
+    and 1.0 with BN."""
+    best, _, _ = landscape
+    assert best == {False: 0.3, True: 1.0}
+
+
+def test_batch_statistics_model_is_the_training_mode_loss_without_side_effects():
+    import torch.nn.functional as F
+    from course_lib import models
+    model = models.torch_mlp([6, 5, 3], batch_norm=True, seed=0).train()
+    x, y = torch.randn(20, 6), torch.randint(0, 3, (20,))
+    for _ in range(3):
+        model(x * 2 + 1)                       # running averages away from the batch's
+    twin = bn.batch_statistics_model(model).eval()
+    training_mode_loss = F.cross_entropy(model.train()(x), y)      # moves model's averages
+    before = model[1].running_mean.clone()
+    torch.testing.assert_close(F.cross_entropy(twin(x), y), training_mode_loss)
+    model.eval()
+    assert (F.cross_entropy(model(x), y) - F.cross_entropy(twin(x), y)).abs() > 1e-3
+    assert twin[1].running_mean is None and torch.equal(model[1].running_mean, before)
+
+
+def test_curvature_condition_is_top_over_mean_ggn_eigenvalue():
+    import torch.nn.functional as F
+    from course_lib import gauss_newton, hessian, models
+    model = models.torch_mlp([5, 4, 3], batch_norm=True, seed=0).double()
+    x = torch.randn(30, 5, dtype=torch.float64)
+    y = torch.randint(0, 3, (30,))
+    c = bn.curvature(model, x, y, trace_hvps=3 * 47)          # Hutch++ exact with 3n products
+    twin = bn.batch_statistics_model(model)
+    H = np.linalg.eigvalsh(hessian.full_hessian(twin, F.cross_entropy, (x, y)))
+    G = np.linalg.eigvalsh(hessian.full_hessian(gauss_newton.GGNOperator(twin, F.cross_entropy, (x, y))))
+    assert c.top == pytest.approx(H[-1], rel=1e-3) and c.ggn_top == pytest.approx(G[-1], rel=1e-3)
+    assert c.ggn_trace == pytest.approx(G.sum(), rel=1e-8)
+    assert c.condition == pytest.approx(47 * G[-1] / G.sum(), rel=1e-3)
+
+
+def test_trace_of_the_hessian_cancels_at_bn_initialization():
+    """Chapter: at the BN network's initialization tr H is about -19, tr G about 160; the GGN
+    trace scatters by a few percent with 18 products."""
+    import torch.nn.functional as F
+    from course_lib import data, gauss_newton, hessian, models
+    split = bn._digits(1280)
+    x, y = data.to_torch(split.x_train[:256], split.y_train[:256])
+    twin = bn.batch_statistics_model(models.torch_mlp(list(bn.SIZES), batch_norm=True, seed=1))
+    op = hessian.HessianOperator(twin, F.cross_entropy, (x, y))
+    ggn = gauss_newton.GGNOperator(twin, F.cross_entropy, (x, y))
+    assert -25 < hessian.trace(op, num_hvps=300, seed=99) < -13
+    assert 150 < hessian.trace(ggn, num_hvps=300, seed=99) < 170
+    small = np.array([hessian.trace(ggn, num_hvps=18, seed=s) for s in range(5)])
+    assert small.std() / small.mean() < 0.05
+    assert min(hessian.trace(op, num_hvps=18, seed=s) for s in range(5)) < 0 < max(
+        hessian.trace(op, num_hvps=18, seed=s) for s in range(5))
+
+
+def test_ggn_top_eigenvalue_tracks_the_hessian_after_step_30(landscape):
+    """Chapter: at initialization lambda_max(G) is 27% to 42% below lambda_max(H); from step
+    30 on they agree within 7%."""
+    _, runs, _ = landscape
+    ratios = np.array([run.ggn_top / run.top for seeds in runs.values() for run in seeds])
+    assert np.all((ratios[:, 0] > 0.57) & (ratios[:, 0] < 0.74))
+    late = ratios[:, list(runs.values())[0][0].steps >= 30]
+    assert np.all(np.abs(late - 1) < 0.07)
+
+
+def test_bn_landscape_claims(landscape):
+    """Chapter, over the three seeds (seed-paired where a factor is stated)."""
+    _, _, s = landscape
+    plain, same, own = s[False, 0.3], s[True, 0.3], s[True, 1.0]
+    # at initialization: BN's top eigenvalue 10-15 times larger, condition 6-8 times smaller
+    assert np.all((same["top_start"] > 3.1) & (same["top_start"] < 4.2))
+    assert np.all((plain["top_start"] > 0.26) & (plain["top_start"] < 0.34))
+    assert np.all((same["top_start"] / plain["top_start"] >= 10) & (same["top_start"] / plain["top_start"] <= 16))
+    factor = plain["condition_start"] / same["condition_start"]
+    assert np.all((factor >= 6) & (factor <= 8))
+    assert np.all((same["condition_start"] > 150) & (same["condition_start"] < 210))
+    assert np.all((plain["condition_start"] > 1150) & (plain["condition_start"] < 1300))
+    # without BN the sharpness climbs 17-24 times and reaches 2/lr in every seed
+    climb = plain["top_late"] / plain["top_start"]
+    assert np.all((climb >= 16) & (climb <= 25))
+    assert np.all(plain["top_max"] >= 2 / 0.3) and np.all(plain["top_max"] < 9.1)
+    # at the same rate, BN's late sharpness is 1.8-2.1 times lower, condition 1.6-1.9 times
+    assert np.all((same["top_late"] > 2.5) & (same["top_late"] < 3.7))
+    assert np.all((plain["top_late"] > 5.3) & (plain["top_late"] < 6.7))
+    lower = plain["top_late"] / same["top_late"]
+    assert np.all((lower >= 1.75) & (lower <= 2.15))
+    better = plain["condition_late"] / same["condition_late"]
+    assert np.all((better >= 1.55) & (better <= 1.95))
+    # at its own rate 1.0: sharpness 1.2-1.9 below 2/lr = 2, weights grow 38-41% (5% at 0.3)
+    assert np.all((own["top_late"] > 1.1) & (own["top_late"] < 1.95)) and np.all(own["top_late"] < 2.0)
+    assert np.all((own["weight_growth"] > 1.37) & (own["weight_growth"] < 1.42))
+    assert np.all((same["weight_growth"] > 1.03) & (same["weight_growth"] < 1.06))
+    # every run trained: final training loss (batch statistics) below the usable threshold
+    assert all(np.all(v["final_loss"] < bn.USABLE_LOSS) for v in s.values())
+
+
+def test_scale_invariant_weights_grow_by_eta_squared_gradient_squared():
+    """The mechanism the chapter states: for weights w followed by BN the loss does not change
+    (up to BN's eps) when w is scaled, so the gradient is orthogonal to w and an SGD step adds
+    eta^2 |g|^2 to |w|^2; a plain network's weights have no such invariance."""
+    import torch.nn.functional as F
+    from course_lib import models
+    x, y = torch.randn(40, 6, dtype=torch.float64), torch.randint(0, 3, (40,))
+    cosines = {}
+    for batch_norm in (True, False):
+        model = models.torch_mlp([6, 5, 3], batch_norm=batch_norm, seed=0).double().train()
+        layer = model[0]
+        loss = F.cross_entropy(model(x), y)
+        (g,) = torch.autograd.grad(loss, layer.weight)
+        w = layer.weight.detach()
+        cosines[batch_norm] = abs(float((g * w).sum() / (g.norm() * w.norm())))
+        if batch_norm:
+            with torch.no_grad():
+                layer.weight.mul_(3.0)
+                assert float(F.cross_entropy(model(x), y)) == pytest.approx(float(loss), rel=1e-4)
+                layer.weight.div_(3.0)
+            eta = 0.7
+            grown = float(((w - eta * g) ** 2).sum())
+            assert grown == pytest.approx(float((w ** 2).sum() + eta ** 2 * (g ** 2).sum()), rel=1e-4)
+    assert cosines[True] < 1e-3 < cosines[False]

@@ -1,6 +1,6 @@
 """Experiments of chapter 10: normalization changes the error surface.
 
-Three pieces:
+Four pieces:
 
 * the error surface of a linear regression whose two features have different scales, as a
   :class:`course_lib.surfaces.Surface` (its Hessian is the features' second-moment matrix,
@@ -8,7 +8,10 @@ Three pieces:
 * batch normalization written out in numpy (training: batch statistics; inference: running
   averages), checked against PyTorch and MXNet by the tests;
 * the learning-rate sweep of a small network with and without batch normalization, in
-  PyTorch and in MXNet Gluon, trained with course_lib's SGD.
+  PyTorch and in MXNet Gluon, trained with course_lib's SGD;
+* the landscape along training: the top Hessian eigenvalue and a condition estimate of
+  the training loss (batch normalization on batch statistics, as SGD sees it), with and
+  without BN, over several seeds (:func:`landscape_run`).
 """
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ __all__ = [
     "scaled_features", "standardize", "regression_surface", "condition_number",
     "descent_speed", "draw_scales", "BatchNormState", "batch_norm_train", "batch_norm_eval",
     "LR_GRID", "USABLE_LOSS", "lr_sweep_torch", "lr_sweep_mxnet", "usable_range",
-    "draw_lr_sweep",
+    "draw_lr_sweep", "SEEDS", "largest_usable_lr", "batch_statistics_model", "Curvature",
+    "curvature", "LandscapeRun", "landscape_run", "landscape_runs", "landscape_summary",
+    "draw_landscape",
 ]
 
 
@@ -439,3 +444,68 @@ def landscape_run(batch_norm: bool, lr: float, seed: int = 0, epochs: int = 3, e
     rows.append((*curvature(model, x[:n_measure], y[:n_measure], seed=step), _hidden_weight_norm(model)))
     columns = np.array(rows).T
     return LandscapeRun(batch_norm, float(lr), seed, np.array(steps), *columns)
+
+
+def landscape_runs(configs, seeds: Sequence[int] = SEEDS, **kwargs) -> dict:
+    """``{(batch_norm, lr): [LandscapeRun per seed]}`` for each ``(batch_norm, lr)`` in
+    ``configs`` (:func:`landscape_run`, the other arguments passed on)."""
+    return {(bool(b), float(lr)): [landscape_run(b, lr, seed=s, **kwargs) for s in seeds]
+            for b, lr in configs}
+
+
+def landscape_summary(runs: Sequence[LandscapeRun], late: int = 3) -> dict:
+    """Per-seed numbers of a list of runs (arrays over seeds): ``top_start`` and ``top_late``
+    (:math:`\\lambda_{max}` at step 0 and averaged over the last ``late`` measurements),
+    ``top_max`` (largest along the run), ``condition_start`` and ``condition_late`` (the same
+    for the condition estimate), ``weight_growth`` (hidden weight norm at the end over its
+    start) and ``final_loss``."""
+    def stack(field):
+        return np.array([getattr(run, field) for run in runs])
+
+    top, condition, norm = stack("top"), stack("condition"), stack("weight_norm")
+    return {"top_start": top[:, 0], "top_late": top[:, -late:].mean(axis=1),
+            "top_max": top.max(axis=1), "condition_start": condition[:, 0],
+            "condition_late": condition[:, -late:].mean(axis=1),
+            "weight_growth": norm[:, -1] / norm[:, 0], "final_loss": stack("loss")[:, -1]}
+
+
+def draw_landscape(runs: dict):
+    """Figure: :math:`\\lambda_{max}` (with :math:`2/\\eta`), the condition estimate and the
+    hidden weight norm against the SGD step, one color per ``(batch_norm, lr)`` of ``runs``
+    (:func:`landscape_runs`), one thin line per seed and a thick one for their median."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.3))
+    for k, ((batch_norm, lr), seeds) in enumerate(runs.items()):
+        color = f"C{k}"
+        label = f"{'BN' if batch_norm else 'no BN'}, lr {lr:g}"
+        steps = seeds[0].steps
+        for ax, field in zip(axes, ("top", "condition", "weight_norm")):
+            values = np.array([getattr(run, field) for run in seeds])
+            for row in values:
+                ax.plot(steps, row, color=color, lw=0.7, alpha=0.5)
+            ax.plot(steps, np.median(values, axis=0), color=color, lw=2.2, marker="o",
+                    markersize=4, label=f"{label} ({len(seeds)} seeds, median)")
+    for lr in sorted({lr for _, lr in runs}):
+        axes[0].axhline(2 / lr, color="k", ls="--", lw=1)
+        axes[0].text(0, 2 / lr, f"2/lr = {2 / lr:.3g} (lr {lr:g})", ha="left", va="bottom",
+                     fontsize="small")
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel(r"largest Hessian eigenvalue $\lambda_{max}$ (units of 1/lr)")
+    axes[0].set_title("sharpness of the training loss")
+    axes[1].set_yscale("log")
+    axes[1].set_ylabel(r"$\lambda_{max}(G)\,/\,(\mathrm{tr}\,G / n)$ (ratio)")
+    axes[1].set_title("condition estimate: top over mean curvature")
+    axes[2].set_ylabel("Frobenius norm of the hidden weights")
+    axes[2].set_title("weights of the three hidden layers")
+    for ax, ticks in zip(axes[:2], ([0.3, 1, 3, 10], [100, 200, 500, 1000, 2000])):
+        ax.set_yticks(ticks)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    for ax in axes:
+        ax.set_xlabel("SGD step (batches of 64)")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize="small", loc="lower right")
+    fig.tight_layout()
+    return fig
