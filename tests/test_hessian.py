@@ -582,3 +582,10 @@ def test_gauss_newton_bad_input_gets_a_clear_error(tanh):
 class _SumOverExamples(nn.Module):
     def forward(self, x):
         return x.sum()
+
+
+def test_gauss_newton_doctest():
+    import doctest
+    torch.manual_seed(0)
+    result = doctest.testmod(gauss_newton)
+    assert result.attempted > 0 and result.failed == 0
