@@ -19,7 +19,8 @@ is convex in the outputs (:math:`H_{out} = \\nabla^2_f \\ell \\succeq 0`: square
 semi-definite**, whatever the network. The second term holds all of the Hessian's negative
 curvature; it is weighted by the output gradients :math:`\\partial \\ell / \\partial f`
 (the residuals :math:`2(f - y)/C` for squared error), so it vanishes where the network fits
-every example exactly, and there :math:`G = H`. Elsewhere G cannot tell a saddle from a
+every example exactly (and everywhere for a model linear in its parameters), and there
+:math:`G = H`. Elsewhere G cannot tell a saddle from a
 minimum: its eigenvalues are never negative.
 
 The **empirical Fisher** (Kunstner, Hennig & Balles 2019 discuss its limits) is the mean
@@ -45,7 +46,8 @@ mean over the batch, ``data`` is a batch or a list of batches, the model is eval
 3. :math:`J^\\top (H_{out} J v)`: one ordinary backward pass.
 
 For a single batch (the default ``cache``) the forward pass, the graph of :math:`J^\\top u`
-and the output gradient are built once and reused by every product.
+and the output gradient are built once and reused by every product. For a plain MLP the
+GGN product runs layer by layer instead (:mod:`course_lib.mlp_hessian`), like the Hessian's.
 """
 from __future__ import annotations
 

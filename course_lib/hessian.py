@@ -100,9 +100,10 @@ from scipy.sparse.linalg import LinearOperator
 from course_lib import mlp_hessian
 
 __all__ = [
-    "FULL_HESSIAN_MAX_PARAMS", "hvp", "CurvatureOperator", "HessianOperator", "Eigen", "top_eigenvalues",
-    "bottom_eigenvalues", "trace", "Density", "density", "full_hessian", "classify",
-    "minimum_ratio", "Escape", "escape_direction", "parameter_vector", "load_parameter_vector",
+    "FULL_HESSIAN_MAX_PARAMS", "hvp", "CurvatureOperator", "HessianOperator", "Eigen",
+    "top_eigenvalues", "bottom_eigenvalues", "trace", "Density", "density", "full_hessian",
+    "classify", "minimum_ratio", "Escape", "escape_direction", "parameter_vector",
+    "load_parameter_vector",
 ]
 
 #: The largest model (number of trainable parameters) :func:`full_hessian` accepts: its

@@ -345,3 +345,10 @@ def test_scale_invariant_weights_grow_by_eta_squared_gradient_squared():
             grown = float(((w - eta * g) ** 2).sum())
             assert grown == pytest.approx(float((w ** 2).sum() + eta ** 2 * (g ** 2).sum()), rel=1e-4)
     assert cosines[True] < 1e-3 < cosines[False]
+
+
+def test_largest_usable_lr_reads_given_sweeps_and_stops_early():
+    sweeps = {0: [0.1, 0.2, 0.9], 1: [0.1, 0.3, 0.2], 2: [0.4, 0.45, 0.1]}
+    assert bn.largest_usable_lr(False, lrs=(0.1, 0.3, 1.0), sweeps=sweeps) == 0.3
+    assert np.isnan(bn.largest_usable_lr(False, lrs=(0.1, 1.0), sweeps={s: [0.6, 0.1] if s else [0.1, 0.6]
+                                                                         for s in bn.SEEDS}))

@@ -311,14 +311,20 @@ def largest_usable_lr(batch_norm: bool, seeds: Sequence[int] = SEEDS, lrs: Seque
     """The largest learning rate of ``lrs`` at which *every* seed is usable (training loss
     after :func:`lr_sweep_torch`'s 3 epochs below ``threshold``); ``nan`` if none is.
 
-    ``sweeps`` may hold already computed ``{seed: final losses}`` (the others are run).
+    Rates are tried from the largest down, and at each rate the seeds one after the other
+    until one fails, so only the runs that can change the answer are made. ``sweeps`` may
+    hold already computed ``{seed: final losses over lrs}``, which are read instead.
     """
     sweeps = dict(sweeps or {})
-    for seed in seeds:
-        if seed not in sweeps:
-            sweeps[seed] = lr_sweep_torch(batch_norm, lrs, seed=seed)
-    ok = np.all([np.asarray(sweeps[s], dtype=float) < threshold for s in seeds], axis=0)
-    return float(np.asarray(lrs, dtype=float)[ok].max()) if ok.any() else math.nan
+    for i in np.argsort(lrs)[::-1]:
+        for seed in seeds:
+            loss = (sweeps[seed][i] if seed in sweeps
+                    else lr_sweep_torch(batch_norm, (lrs[i],), seed=seed)[0])
+            if not loss < threshold:
+                break
+        else:
+            return float(lrs[i])
+    return math.nan
 
 
 def batch_statistics_model(model):
