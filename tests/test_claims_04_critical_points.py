@@ -126,6 +126,9 @@ def test_gauss_newton_calls_every_census_saddle_a_minimum(census, ggn_eigenvalue
     negative = (h < 0).sum(axis=1)
     assert negative.min() >= 7 and negative.max() <= 64
     assert np.abs(g[:, -1] / h[:, -1] - 1).max() < 0.0035
+    # "Try it": more negative eigenvalues at higher loss, a trend (rank correlation > 0.9)
+    from scipy.stats import spearmanr
+    assert spearmanr(census.loss, negative).statistic > 0.9
 
 
 def test_gauss_newton_is_the_hessian_minus_the_residual_term(census):
@@ -145,6 +148,9 @@ def test_gauss_newton_is_the_hessian_minus_the_residual_term(census):
         assert np.linalg.eigvalsh(G)[0] > 0 and lam_r[0] < 0 < lam_r[-1]
         assert lam_h[0] >= lam_r[0]             # "the Hessian's smallest is at least R's"
         negatives.append(int(np.sum(lam_h < 0)))
+        spectra = (lam_h, np.linalg.eigvalsh(G), lam_r)     # the histograms drop no eigenvalue
+        edges = cp.symlog_edges(np.concatenate(spectra))
+        assert all(np.histogram(lam, edges)[0].sum() == 97 for lam in spectra)
     assert negatives[0] < negatives[1] < negatives[2]
 
 

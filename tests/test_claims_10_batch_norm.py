@@ -295,7 +295,7 @@ def test_bn_landscape_claims(landscape):
     # at initialization: BN's top eigenvalue 10-15 times larger, condition 6-8 times smaller
     assert np.all((same["top_start"] > 3.1) & (same["top_start"] < 4.2))
     assert np.all((plain["top_start"] > 0.26) & (plain["top_start"] < 0.34))
-    assert np.all((same["top_start"] / plain["top_start"] >= 10) & (same["top_start"] / plain["top_start"] <= 16))
+    assert np.all((same["top_start"] / plain["top_start"] >= 10) & (same["top_start"] / plain["top_start"] < 15.5))
     factor = plain["condition_start"] / same["condition_start"]
     assert np.all((factor >= 6) & (factor <= 8))
     assert np.all((same["condition_start"] > 150) & (same["condition_start"] < 210))
@@ -352,3 +352,23 @@ def test_largest_usable_lr_reads_given_sweeps_and_stops_early():
     assert bn.largest_usable_lr(False, lrs=(0.1, 0.3, 1.0), sweeps=sweeps) == 0.3
     assert np.isnan(bn.largest_usable_lr(False, lrs=(0.1, 1.0), sweeps={s: [0.6, 0.1] if s else [0.1, 0.6]
                                                                          for s in bn.SEEDS}))
+
+
+def test_pytorch_default_initialization_shrinks_the_signal_layer_after_layer():
+    """Chapter: "Without BN, PyTorch's default initialization shrinks the signal layer after
+    layer" (weights uniform in +-1/sqrt(fan-in)): the spread of each Linear layer's output on
+    the digits falls from layer to layer, to under a fifth of the input's by the last hidden
+    layer, in every seed (measured: 0.91 -> 0.52 -> 0.23 -> 0.12)."""
+    from course_lib import data, models
+    split = bn._digits(1280)
+    x, _ = data.to_torch(split.x_train[:256], split.y_train[:256])
+    for seed in bn.SEEDS:
+        model = models.torch_mlp(list(bn.SIZES), batch_norm=False, seed=seed)
+        h, spreads = x, [float(x.std())]
+        with torch.no_grad():
+            for layer in model:
+                h = layer(h)
+                if isinstance(layer, torch.nn.Linear):
+                    spreads.append(float(h.std()))
+        assert all(a > b for a, b in zip(spreads, spreads[1:]))
+        assert spreads[3] < 0.2 * spreads[0]

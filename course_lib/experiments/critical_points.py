@@ -39,7 +39,8 @@ __all__ = [
     "Ensemble", "Census", "saddle_census", "census_member", "census_loss",
     "random_minimum_probability", "hessian_cost", "draw_census", "draw_spectra",
     "NetRun", "train_torch_net", "train_mxnet_net", "census_summary", "draw_critical_points",
-    "census_gauss_newton", "draw_gauss_newton_census", "draw_curvature_spectra", "sinc_data",
+    "census_gauss_newton", "draw_gauss_newton_census", "draw_curvature_spectra", "symlog_edges",
+    "sinc_data",
     "fit_sinc_network", "HomeworkRatio", "homework_minimum_ratio",
 ]
 
@@ -666,6 +667,16 @@ def draw_gauss_newton_census(census: Census, ggn_eigenvalues: np.ndarray, ax=Non
     return ax
 
 
+def symlog_edges(values, floor: float = 1e-6, per_decade: int = 3) -> np.ndarray:
+    """Histogram edges symmetric about 0: ``per_decade`` bins per decade from ``floor`` up to
+    the power of 10 (at least 10) above every ``|value|``, one bin ``[-floor, 0]`` and one
+    ``[0, floor]``; every value falls in a bin."""
+    largest = float(np.abs(values).max())
+    top = 10.0 ** max(1, int(np.ceil(np.log10(max(largest, floor)))))
+    half = np.geomspace(floor, top, int(round(per_decade * np.log10(top / floor))) + 1)
+    return np.concatenate([-half[::-1], [0.0], half])
+
+
 def draw_curvature_spectra(census: Census, run: int, ax=None):
     """Eigenvalue histograms (symmetric-log axis) of H, of G and of the residual term
     :math:`R = H - G` at census point ``run``."""
@@ -680,10 +691,10 @@ def draw_curvature_spectra(census: Census, run: int, ax=None):
     with _one_thread():
         H = hessian.full_hessian(member, torch.nn.functional.mse_loss, (x, y))
         G = hessian.full_hessian(GGNOperator(member, torch.nn.functional.mse_loss, (x, y)))
-    edges = np.concatenate([-np.geomspace(10, 1e-6, 22), [0.0], np.geomspace(1e-6, 10, 22)])
-    for lam, label, color in ((np.linalg.eigvalsh(H), "Hessian H", "C0"),
-                              (np.linalg.eigvalsh(G), "Gauss-Newton G", "C3"),
-                              (np.linalg.eigvalsh(H - G), "residual term R = H - G", "C2")):
+    spectra = {"Hessian H": np.linalg.eigvalsh(H), "Gauss-Newton G": np.linalg.eigvalsh(G),
+               "residual term R = H - G": np.linalg.eigvalsh(H - G)}
+    edges = symlog_edges(np.concatenate(list(spectra.values())))
+    for (label, lam), color in zip(spectra.items(), ("C0", "C3", "C2")):
         ax.hist(lam, bins=edges, histtype="step", lw=1.8, color=color,
                 label=f"{label}: {np.sum(lam < 0)} negative")
     ax.set_xscale("symlog", linthresh=1e-6)
