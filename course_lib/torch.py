@@ -43,8 +43,8 @@ import torch
 
 from . import rules as _rules
 
-__all__ = ["device", "one_thread", "TENSOR", "TENSOR_LIST", "RuleOptimizer", "SGD", "Adagrad", "RMSprop",
-           "Adam", "AdamW", "Adadelta"]
+__all__ = ["device", "one_thread", "TENSOR", "TENSOR_LIST", "RuleOptimizer", "SGD", "Adagrad",
+           "RMSprop", "Adam", "AdamW", "Adadelta"]
 
 
 @contextlib.contextmanager
@@ -416,8 +416,7 @@ class RuleOptimizer(torch.optim.Optimizer):
         for p in params:
             if p.grad.is_sparse:
                 raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-        if (group.get("capturable") and params[0].is_cuda
-                and torch.cuda.is_current_stream_capturing()):
+        if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
             raise RuntimeError(
                 f"{type(self).__name__}: course_lib.torch optimizers cannot be captured in a "
                 f"CUDA graph (capturable=True only keeps torch.optim's state layout, 'step' "
