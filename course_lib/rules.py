@@ -91,12 +91,19 @@ class Rule(NamedTuple):
 
 
 # --------------------------------------------------------------------------- numpy ops
+def _has_complex(args) -> bool:
+    for a in args:  # a loop, not any(...): this runs on every op of the numpy engine
+        if isinstance(a, np.ndarray) and a.dtype.kind == "c":
+            return True
+    return False
+
+
 def _componentwise(op):
     """``op`` applied to the real and the imaginary parts separately when an array argument
     is complex (torch.optim's ``view_as_real`` semantics); plain ``op`` otherwise."""
     @functools.wraps(op)
     def wrapped(*args, **kwargs):
-        if not any(isinstance(a, np.ndarray) and a.dtype.kind == "c" for a in args):
+        if not _has_complex(args):
             return op(*args, **kwargs)
         re, im = (op(*(getattr(a, part) if isinstance(a, np.ndarray) else a for a in args),
                      **kwargs) for part in ("real", "imag"))
