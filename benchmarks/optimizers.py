@@ -124,9 +124,9 @@ def bench_torch(total, layouts, steps, warmup):
             t = _interleaved(steps, warmup, *fns)
             label = name + ("(mom.)" if name == "SGD" else "") + (" c64" if is_complex else "")
             line = (f"{label:<16}{n:>8}{sum(sizes):>12,}{t[0] * 1e3:>9.1f}{t[1] * 1e3:>11.1f}"
-                    f"{t[0] / t[1]:>6.2f}x{t[2] * 1e3:>9.1f}{t[0] / t[2]:>6.2f}x")
+                    f" {t[0] / t[1]:>5.2f}x{t[2] * 1e3:>9.1f} {t[0] / t[2]:>5.2f}x")
             if len(t) > 3:
-                line += f"{t[3] * 1e3:>9.1f}{t[0] / t[3]:>6.2f}x"
+                line += f"{t[3] * 1e3:>9.1f} {t[0] / t[3]:>5.2f}x"
             print(line, flush=True)
             rows.append(("torch", label, n, t[0] / t[1]))
             rows.append(("torch-loop", label, n, t[0] / t[2]))
@@ -177,7 +177,7 @@ def bench_mxnet(total, layouts, steps, warmup):
             ratio = t[0] / t[1]
             label = ours_name + ("(mom.)" if ours_name == "SGD" else "")
             print(f"{label:<16}{n:>8}{sum(sizes):>12,}{t[0] * 1e3:>9.1f}{t[1] * 1e3:>12.1f}"
-                  f"{ratio:>7.2f}x", flush=True)
+                  f" {ratio:>6.2f}x", flush=True)
             rows.append(("mxnet", label, n, ratio))
     return rows
 
