@@ -28,6 +28,13 @@ Where MXNet's built-in optimizers define a formula differently, ours follow the 
   ``learning_rate=1.0``, which is the same thing.
 * **Weight decay** ``wd`` is coupled L2 (``g <- g + wd w``) everywhere, as in MXNet.
 
+**Complex parameters.** MXNet has no complex NDArray (``mx.nd.array`` of a complex numpy
+array keeps only the real part, with numpy's ``ComplexWarning``; a complex ``dtype`` is
+refused), so these adapters never see one. A complex model in MXNet holds the real and the
+imaginary part as two real parameters, which is how torch.optim and
+:mod:`course_lib.torch` treat a complex tensor (``torch.view_as_real``): the rules give the
+same steps either way.
+
 **Speed.** On the CPU, when torch is installed, the rule runs on zero-copy torch views of
 the NDArrays (DLPack) through :class:`course_lib.torch.TensorListOps`, several parameters per
 call (``aggregate_num``) and in cache-sized work units, as :mod:`course_lib.torch` does; the

@@ -20,6 +20,11 @@ buffers that an adapter reuses from step to step (:mod:`course_lib.torch` does o
 the CPU): a rule treats the results of ``add``, ``addcmul`` and ``sqrt`` as temporaries and
 stores in its state only what it made with ``clone``, ``zeros_like`` or ``full_like``.
 
+Complex arrays follow torch.optim: a complex parameter is its real and imaginary parts
+(``torch.view_as_real``), so :data:`NUMPY` applies every op to the two parts separately
+(Adam's ``v`` holds ``Re(g)^2 + i Im(g)^2``, not ``g^2``, and ``eps`` is added to both);
+``newton`` refuses complex input.
+
 Inside a rule, arrays are whatever the ops understand; scalars (learning rate, step count,
 bias corrections) are plain Python numbers. The step counter ``state["step"]`` is a Python
 number too; adapters translate it to their own storage.
@@ -36,6 +41,7 @@ Example
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable, NamedTuple
 
@@ -85,6 +91,30 @@ class Rule(NamedTuple):
 
 
 # --------------------------------------------------------------------------- numpy ops
+def _has_complex(args) -> bool:
+    for a in args:  # a loop, not any(...): this runs on every op of the numpy engine
+        if isinstance(a, np.ndarray) and a.dtype.kind == "c":
+            return True
+    return False
+
+
+def _componentwise(op):
+    """``op`` applied to the real and the imaginary parts separately when an array argument
+    is complex (torch.optim's ``view_as_real`` semantics); plain ``op`` otherwise."""
+    @functools.wraps(op)
+    def wrapped(*args, **kwargs):
+        if not _has_complex(args):
+            return op(*args, **kwargs)
+        re, im = (op(*(getattr(a, part) if isinstance(a, np.ndarray) else a for a in args),
+                     **kwargs) for part in ("real", "imag"))
+        if op.__name__.endswith("_"):  # in place: the parts were views of args[0]
+            return args[0]
+        out = re.astype(np.result_type(re.dtype, np.complex64))
+        out.imag = im
+        return out
+    return wrapped
+
+
 class NumpyOps:
     """The ops vocabulary on numpy arrays: every ``*_`` op writes into its first argument."""
 
@@ -93,6 +123,7 @@ class NumpyOps:
         return np.zeros_like(x)
 
     @staticmethod
+    @_componentwise
     def full_like(x, value):
         return np.full_like(x, value)
 
@@ -101,11 +132,13 @@ class NumpyOps:
         return np.array(x, copy=True)
 
     @staticmethod
+    @_componentwise
     def add(x, y, alpha=1.0):
         """``x + alpha * y`` (new array)."""
         return x + y if alpha == 1 else x + alpha * y
 
     @staticmethod
+    @_componentwise
     def add_(x, y, alpha=1.0):
         """``x += alpha * y``; ``y`` may be a scalar."""
         if alpha == 1:
@@ -115,16 +148,19 @@ class NumpyOps:
         return x
 
     @staticmethod
+    @_componentwise
     def mul_(x, y):
         np.multiply(x, y, out=x)
         return x
 
     @staticmethod
+    @_componentwise
     def div_(x, y):
         np.divide(x, y, out=x)
         return x
 
     @staticmethod
+    @_componentwise
     def addcmul(x, a, b, value=1.0):
         """``x + value * a * b`` (new array)."""
         t = np.multiply(a, b)
@@ -133,6 +169,7 @@ class NumpyOps:
         return np.add(x, t, out=t)
 
     @staticmethod
+    @_componentwise
     def addcmul_(x, a, b, value=1.0):
         """``x += value * a * b``."""
         t = np.multiply(a, b)
@@ -142,6 +179,7 @@ class NumpyOps:
         return x
 
     @staticmethod
+    @_componentwise
     def addcdiv_(x, a, b, value=1.0):
         """``x += value * a / b``."""
         t = np.divide(a, b)
@@ -151,6 +189,7 @@ class NumpyOps:
         return x
 
     @staticmethod
+    @_componentwise
     def lerp_(x, y, weight):
         """``x += weight * (y - x)``."""
         t = np.subtract(y, x)
@@ -159,15 +198,18 @@ class NumpyOps:
         return x
 
     @staticmethod
+    @_componentwise
     def sqrt(x):
         return np.sqrt(x)
 
     @staticmethod
+    @_componentwise
     def sqrt_(x):
         np.sqrt(x, out=x)
         return x
 
     @staticmethod
+    @_componentwise
     def maximum_(x, y):
         np.maximum(x, y, out=x)
         return x
@@ -176,6 +218,9 @@ class NumpyOps:
     def solve(hessian, grad):
         """``hessian^{-1} grad`` batched over leading dimensions (closed form for 2x2, so a
         singular Hessian gives inf/nan for that point instead of an error for the batch)."""
+        if np.iscomplexobj(hessian) or np.iscomplexobj(grad):
+            raise ValueError("Invalid input: complex arrays (newton solves real systems; "
+                             "pass the real and imaginary parts as separate coordinates)")
         if hessian.shape[-2:] == (2, 2):
             a, b = hessian[..., 0, 0], hessian[..., 0, 1]
             c, d = hessian[..., 1, 0], hessian[..., 1, 1]

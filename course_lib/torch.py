@@ -3,7 +3,8 @@
 The optimizers here run the update rules of :mod:`course_lib.rules` on torch tensors.
 They are drop-in replacements for their ``torch.optim`` namesakes (same arguments and
 defaults, same state keys, ``state_dict()`` / ``load_state_dict()`` in both directions,
-param groups, ``torch.optim.lr_scheduler``, closures, CPU and CUDA)::
+param groups, ``torch.optim.lr_scheduler``, closures, CPU and CUDA, real and complex
+parameters)::
 
     from course_lib.torch import Adam          # instead of: from torch.optim import Adam
     opt = Adam(model.parameters(), lr=1e-3)
@@ -16,6 +17,13 @@ implementation does. On the CPU the rule runs on cache-sized work units in turn 
 of about a million elements) with its temporaries in reused scratch buffers, so that
 every op finds its operands in cache: measured on 10M parameters, faster than
 torch.optim's foreach step (see ``benchmarks/optimizers.py``).
+
+A complex parameter is, as in torch.optim, its real and imaginary parts
+(``torch.view_as_real``): every rule acts on each real component, so Adam's second moment
+holds ``Re(g)^2`` and ``Im(g)^2`` (not ``|g|^2``), and its state tensors are complex like
+torch.optim's. ``capturable=True`` is accepted and keeps torch.optim's state layout (the
+step count on the parameter's device), but a step cannot be captured in a CUDA graph;
+``differentiable=True`` and ``fused=True`` are refused: use torch.optim for those.
 
 Example
 -------
@@ -35,8 +43,8 @@ import torch
 
 from . import rules as _rules
 
-__all__ = ["device", "one_thread", "TENSOR", "TENSOR_LIST", "RuleOptimizer", "SGD", "Adagrad", "RMSprop",
-           "Adam", "AdamW", "Adadelta"]
+__all__ = ["device", "one_thread", "TENSOR", "TENSOR_LIST", "RuleOptimizer", "SGD", "Adagrad",
+           "RMSprop", "Adam", "AdamW", "Adadelta"]
 
 
 @contextlib.contextmanager
@@ -289,6 +297,21 @@ def _scalar(value):
     return value
 
 
+def _real(t):
+    """``t`` as torch.optim's rules see it: a complex tensor as its real and imaginary parts,
+    a trailing axis of length 2 (``torch.view_as_real``, a view), so that every rule acts on
+    each real component (Adam's ``v`` holds ``Re(g)^2`` and ``Im(g)^2``, not ``g^2``)."""
+    return torch.view_as_real(t) if t.is_complex() else t
+
+
+def _stored(value, param):
+    """A state tensor a rule created on ``_real(param)``, stored as torch.optim stores it:
+    complex again where the parameter is complex (the same memory)."""
+    if param.is_complex() and isinstance(value, torch.Tensor) and not value.is_complex():
+        return torch.view_as_complex(value)
+    return value
+
+
 def _step_dtype():
     # torch.optim keeps "step" as a float tensor of this dtype (non-capturable, non-fused)
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
@@ -301,10 +324,10 @@ class RuleOptimizer(torch.optim.Optimizer):
     Subclasses say which rule and hyperparameters a param group uses (:meth:`rule_for`).
     Bookkeeping here, math in the rule: per-parameter state lives in ``self.state[p]``
     under the rule's (torch.optim's) key names, with ``"step"`` a float tensor as torch
-    keeps it; parameters of a group that share device, dtype and step count are updated
-    together through :class:`TensorListOps` (on the CPU in work units, see
+    keeps it; parameters of a group that share device, real dtype and step count are
+    updated together through :class:`TensorListOps` (on the CPU in work units, see
     :meth:`_update_in_units`), or one by one through :data:`TENSOR` when the group says
-    ``foreach=False``.
+    ``foreach=False``. The rule sees complex tensors through :func:`_real`.
     """
 
     def rule_for(self, group: dict) -> tuple[_rules.Rule, dict]:
@@ -312,7 +335,7 @@ class RuleOptimizer(torch.optim.Optimizer):
         raise NotImplementedError
 
     def _validate(self, defaults: dict) -> None:
-        for name in ("capturable", "differentiable", "fused"):
+        for name in ("differentiable", "fused"):
             if defaults.get(name):
                 raise ValueError(f"Invalid {name}: {defaults[name]!r} (course_lib.torch "
                                  f"optimizers support only {name}=False; use torch.optim)")
@@ -330,12 +353,11 @@ class RuleOptimizer(torch.optim.Optimizer):
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
-            for p in params:
-                if p.grad.is_sparse:
-                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+            self._check_step(group, params)
             rule, hyper = self.rule_for(group)
             hyper = {k: _scalar(v) for k, v in hyper.items()}
-            self._init_state(rule, hyper, [p for p in params if not self.state[p]])
+            self._init_state(rule, hyper, [p for p in params if not self.state[p]],
+                             on_device=group.get("capturable", False))
             maximize = group.get("maximize", False)
             if group.get("foreach") is False:
                 for p in params:
@@ -381,21 +403,38 @@ class RuleOptimizer(torch.optim.Optimizer):
                     torch._foreach_copy_(lists[k], batch[k])
             new_step = batch.get("step")
 
-        groups = [[p, p.grad] + [state[k] for k in keys] for p, state in zip(params, states)]
+        groups = [[_real(t) for t in [p, p.grad] + [state[k] for k in keys]]
+                  for p, state in zip(params, states)]
         for unit in work_units(groups, self.unit_size):
             run(unit)
         if step is not None and new_step != step:
             torch._foreach_add_([s["step"] for s in states], new_step - step)
 
-    def _init_state(self, rule, hyper, params):
+    def _check_step(self, group, params):
+        """Refuse what this adapter cannot do, naming it: sparse gradients, and a step inside
+        CUDA-graph capture (the rules read the step count on the host)."""
+        for p in params:
+            if p.grad.is_sparse:
+                raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+        if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
+            raise RuntimeError(
+                f"{type(self).__name__}: course_lib.torch optimizers cannot be captured in a "
+                f"CUDA graph (capturable=True only keeps torch.optim's state layout, 'step' "
+                f"on the parameter's device); use torch.optim to capture")
+
+    def _init_state(self, rule, hyper, params, on_device=False):
+        """The rule's initial state, stored as torch.optim stores it: complex tensors for
+        complex parameters, ``"step"`` a float tensor on the CPU (on the parameter's device
+        when ``on_device``: torch.optim's ``capturable=True`` layout)."""
         if not params:
             return
-        state = rule.init(params, TENSOR_LIST, **hyper)
+        state = rule.init([_real(p) for p in params], TENSOR_LIST, **hyper)
         for i, p in enumerate(params):
+            where = p.device if on_device else "cpu"
             self.state[p] = {
-                key: (value[i] if isinstance(value, list)
-                      else torch.tensor(float(value), dtype=_step_dtype()) if key == "step"
-                      else value)
+                key: (_stored(value[i], p) if isinstance(value, list)
+                      else torch.tensor(float(value), dtype=_step_dtype(), device=where)
+                      if key == "step" else value)
                 for key, value in state.items()}
 
     def _batches(self, params):
@@ -403,14 +442,16 @@ class RuleOptimizer(torch.optim.Optimizer):
         for p in params:
             state = self.state[p]
             step = state.get("step")
-            key = (p.device, p.dtype, None if step is None else float(step),
+            # complex parameters go with real ones of their precision: all are viewed as real
+            key = (p.device, p.dtype.to_real(), None if step is None else float(step),
                    tuple(k for k, v in state.items() if v is None))
             batches.setdefault(key, []).append(p)
         return batches.values()
 
     def _update(self, rule, hyper, params, maximize, ops):
         states = [self.state[p] for p in params]
-        grads = [p.grad for p in params]
+        reals = [_real(p) for p in params]
+        grads = [_real(p.grad) for p in params]
         if maximize:
             grads = torch._foreach_neg(grads)
         single = ops is TENSOR
@@ -421,21 +462,23 @@ class RuleOptimizer(torch.optim.Optimizer):
             elif value is None or not isinstance(value, torch.Tensor):
                 batch[key] = value
             else:
-                batch[key] = value if single else [s[key] for s in states]
-        old_step = batch.get("step")
+                batch[key] = _real(value) if single else [_real(s[key]) for s in states]
+        before = dict(batch)
         if single:
-            rule.update(params[0], grads[0], batch, ops, **hyper)
+            rule.update(reals[0], grads[0], batch, ops, **hyper)
         else:
-            rule.update(params, grads, batch, ops, **hyper)
+            rule.update(reals, grads, batch, ops, **hyper)
         for key, value in batch.items():
             if key == "step":
-                if value != old_step:
-                    torch._foreach_add_([s["step"] for s in states], value - old_step)
+                if value != before[key]:
+                    torch._foreach_add_([s["step"] for s in states], value - before[key])
+            elif value is before[key]:  # updated in place (or still None)
+                continue
             elif single or not isinstance(value, list):
-                states[0][key] = value
+                states[0][key] = _stored(value, params[0])
             else:
-                for s, v in zip(states, value):
-                    s[key] = v
+                for s, p, v in zip(states, params, value):
+                    s[key] = _stored(v, p)
 
 
 # ------------------------------------------------------------------------ optimizers

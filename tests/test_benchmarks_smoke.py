@@ -24,6 +24,9 @@ def test_optimizer_benchmark_quick_runs_and_prints_ratios():
         assert set(rows) == {"16", "128"}, (name, text)
     assert len(re.findall(rf"^Adam\s+(?:16|128)\s.*{ratio}{ratio}{ratio}$", text, re.M)) == 2, \
         "no ratio to fused Adam"
+    for name in ("Adam", "SGD(mom.)", "Adagrad", "RMSprop", "Adadelta"):  # complex64 rows
+        assert re.search(rf"^{re.escape(name)} c64\s+16\s+[\d,]+\s+\d+\.\d+{ratio}{ratio}$",
+                         text, re.M), (name, text)
     try:
         import mxnet  # noqa: F401
     except ImportError:

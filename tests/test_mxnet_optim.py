@@ -404,6 +404,36 @@ def test_bad_input_raises_value_error_naming_the_parameter(cls, kw, param):
         getattr(cm, cls)(**kw)
 
 
+def test_no_complex_ndarrays_and_split_parts_follow_torch_optim():
+    """As course_lib.mxnet's docstring says: MXNet has no complex NDArray, and a complex
+    parameter kept as two real ones (Re, Im) takes torch.optim's steps on the complex tensor."""
+    torch = pytest.importorskip("torch")
+    with pytest.warns(np.ComplexWarning):
+        lost = mx.nd.array(np.array([1 + 2j, 3 - 1j]))
+    assert lost.dtype == np.float32 and lost.asnumpy().tolist() == [1.0, 3.0]
+    with pytest.raises(KeyError):
+        mx.nd.array([1.0], dtype=np.complex64)
+    z0, center = X0[0] + 1j * X0[0][::-1], CENTERS[0] - 0.5j
+
+    def grad(z):
+        return z - center + 0.04 * np.abs(z) ** 2 * z
+
+    parts = [mx.nd.array(z0.real, dtype="float64"), mx.nd.array(z0.imag, dtype="float64")]
+    updater = mx.optimizer.get_updater(cm.Adam(learning_rate=0.05, amsgrad=True))
+    z = torch.tensor(z0, requires_grad=True)
+    reference = torch.optim.Adam([z], lr=0.05, amsgrad=True)
+    for _ in range(50):
+        g = grad(parts[0].asnumpy() + 1j * parts[1].asnumpy())
+        for i, part in enumerate((g.real, g.imag)):
+            updater(i, mx.nd.array(part, dtype="float64"), parts[i])
+        z.grad = torch.from_numpy(grad(z.detach().numpy()))
+        reference.step()
+    expected = z.detach().numpy()
+    assert np.abs(expected - z0).max() > 1e-1
+    np.testing.assert_allclose(parts[0].asnumpy() + 1j * parts[1].asnumpy(), expected,
+                               rtol=RTOL, atol=1e-7)
+
+
 def test_context_is_cpu_or_gpu():
     assert cm.context().device_type in ("cpu", "gpu")
 

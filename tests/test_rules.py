@@ -210,6 +210,69 @@ def test_same_rule_on_torch_tensors_and_tensor_lists(name, hyper):
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-13)
 
 
+def _complex_grad(z):
+    """The gradient of _grad's function of the real and imaginary parts, as one complex
+    array (what torch.autograd gives for a real loss of a complex parameter)."""
+    return _grad(z.real) + 1j * _grad(z.imag)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("name,hyper", [(n, h) for n, _, h in CASES])
+def test_complex_arrays_are_their_real_and_imaginary_parts(name, hyper, dtype):
+    """On a complex array every rule acts on the real and the imaginary part as two real
+    coordinates (torch.optim's view_as_real semantics): the same numbers as the rule on the
+    real array [Re x, Im x]. Complex arithmetic (g * g, eps added to the real part only)
+    would differ."""
+    z = (X0 + 1j * X0[::-1, ::-1]).astype(dtype)
+    rule = rules.get(name)
+    full = rule.hyper(**hyper)
+    state = rule.init(z, rules.NUMPY, **full)
+    pair = np.stack([z.real, z.imag])
+    pair_state = rule.init(pair, rules.NUMPY, **full)
+    for _ in range(50):
+        rule.update(z, _complex_grad(z).astype(dtype), state, rules.NUMPY, **full)
+        rule.update(pair, np.stack([_grad(pair[0]), _grad(pair[1])]).astype(pair.dtype),
+                    pair_state, rules.NUMPY, **full)
+    assert z.dtype == dtype and np.abs(pair[1] - X0[::-1, ::-1]).max() > 1e-2
+    np.testing.assert_allclose(np.stack([z.real, z.imag]), pair, rtol=1e-6, atol=1e-7)
+    for key, value in state.items():
+        if isinstance(value, np.ndarray):  # complex state, as torch.optim keeps it
+            assert value.dtype == dtype
+            np.testing.assert_allclose(np.stack([value.real, value.imag]), pair_state[key],
+                                       rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name,torch_name,hyper", [
+    ("adam", "Adam", dict(lr=0.02, eps=1e-3, weight_decay=0.1, amsgrad=True)),
+    ("adagrad", "Adagrad", dict(lr=0.3, initial_accumulator_value=0.5)),
+    ("rmsprop", "RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+    ("adadelta", "Adadelta", dict(eps=1e-3, weight_decay=0.1)),
+])
+def test_complex_arrays_follow_torch_optim(name, torch_name, hyper):
+    """The numpy rules on complex arrays give torch.optim's trajectory on complex tensors."""
+    import torch
+
+    z0 = X0 + 1j * X0[::-1, ::-1]
+    z = z0.copy()
+    rule = rules.get(name)
+    full = rule.hyper(**hyper)
+    state = rule.init(z, rules.NUMPY, **full)
+    t = torch.tensor(z0, requires_grad=True)
+    opt = getattr(torch.optim, torch_name)([t], **hyper)
+    for _ in range(50):
+        rule.update(z, _complex_grad(z), state, rules.NUMPY, **full)
+        t.grad = torch.from_numpy(_complex_grad(t.detach().numpy()))
+        opt.step()
+    assert np.abs(z - z0).max() > 1e-2
+    np.testing.assert_allclose(z, t.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_newton_refuses_complex_input():
+    z = np.array([[1.0 + 1j, 2.0]])
+    with pytest.raises(ValueError, match="complex"):
+        rules.newton.update(z, z, {}, rules.NUMPY, hessian=np.eye(2)[None] + 0j)
+
+
 def test_get_and_names():
     assert set(rules.names()) == {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
                                   "adamw", "adadelta", "newton"}
