@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-__all__ = ["constant", "step_decay", "exponential", "cosine", "linear_warmup",
-           "inverse_sqrt", "to_torch", "to_mxnet"]
+__all__ = ["constant", "step_decay", "exponential", "cosine", "inverse_power",
+           "linear_warmup", "inverse_sqrt", "to_torch", "to_mxnet"]
 
 Schedule = Callable[[int], float]
 
@@ -72,6 +72,19 @@ def cosine(lr: float, total_steps: int, min_lr: float = 0.0) -> Schedule:
         return min_lr + (lr - min_lr) * (1 + math.cos(math.pi * t / total_steps)) / 2
 
     return _named(schedule, f"cosine({lr:g}, {total_steps}, {min_lr:g})")
+
+
+def inverse_power(lr: float, tau: float, power: float) -> Schedule:
+    """``lr_t = lr / (1 + t / tau) ** power``: constant for ``power = 0``, ``1/t`` decay for
+    ``power = 1``. Its sum over all steps diverges for ``power <= 1`` and its sum of squares
+    converges for ``power > 1/2`` (Robbins and Monro's conditions hold for ``1/2 < power
+    <= 1``)."""
+    _positive("lr", lr)
+    _positive("tau", tau)
+    if not power >= 0:
+        raise ValueError(f"Invalid power: {power!r} (must be >= 0)")
+    return _named(lambda t: lr / (1 + t / tau) ** power,
+                  f"inverse_power({lr:g}, {tau:g}, {power:g})")
 
 
 def linear_warmup(schedule: Schedule, warmup_steps: int) -> Schedule:

@@ -14,7 +14,7 @@ CHANCE = np.log(10)
 
 @pytest.fixture(scope="module")
 def torch_sweep():
-    return guide.depth_sweep(DEPTHS, seeds=(0, 1), framework="torch")
+    return guide.depth_sweep(DEPTHS, seeds=(0, 1, 2), framework="torch")
 
 
 def _assert_deeper_trains_worse(sweep):
@@ -35,7 +35,7 @@ def test_deeper_plain_mlp_reaches_higher_training_loss_torch(torch_sweep):
 @pytest.mark.mxnet
 def test_deeper_plain_mlp_reaches_higher_training_loss_mxnet():
     pytest.importorskip("mxnet")
-    _assert_deeper_trains_worse(guide.depth_sweep(DEPTHS, seeds=(0,), framework="mxnet"))
+    _assert_deeper_trains_worse(guide.depth_sweep(DEPTHS, seeds=(0, 1, 2), framework="mxnet"))
 
 
 def test_doctor_calls_the_deep_net_an_optimization_failure():
@@ -45,24 +45,25 @@ def test_doctor_calls_the_deep_net_an_optimization_failure():
     assert d.verdict == "optimization"
 
 
-def test_batch_norm_makes_the_same_depth_trainable(torch_sweep):
-    normalized = guide.train_plain_mlp(5, seed=0, batch_norm=True)
-    assert normalized.train_loss[-1] < 0.3
-    assert normalized.train_loss[-1] < 0.2 * torch_sweep["train"][-1, 0]
+@pytest.mark.parametrize("seed", range(3))
+def test_batch_norm_makes_the_same_depth_trainable(torch_sweep, seed):
+    normalized = guide.train_plain_mlp(5, seed=seed, batch_norm=True)
+    assert normalized.train_loss[-1] < 0.2 * torch_sweep["train"][-1, seed]
     # the chapter: "a training loss of about 0.1, lower than the plain one-hidden-layer
-    # network reaches" (measured 0.107 against 0.2)
+    # network reaches" (measured 0.092-0.107 against 0.17-0.18, seeds 0-2)
     assert 0.05 < normalized.train_loss[-1] < 0.15
-    assert normalized.train_loss[-1] < torch_sweep["train"][0, 0]
+    assert normalized.train_loss[-1] < torch_sweep["train"][0, seed]
 
 
 @pytest.mark.mxnet
-def test_batch_norm_makes_the_same_depth_trainable_mxnet():
+@pytest.mark.parametrize("seed", range(3))
+def test_batch_norm_makes_the_same_depth_trainable_mxnet(seed):
     pytest.importorskip("mxnet")
-    plain = guide.train_plain_mlp(5, seed=0, framework="mxnet")
-    shallow = guide.train_plain_mlp(1, seed=0, framework="mxnet")
-    normalized = guide.train_plain_mlp(5, seed=0, framework="mxnet", batch_norm=True)
+    plain = guide.train_plain_mlp(5, seed=seed, framework="mxnet")
+    shallow = guide.train_plain_mlp(1, seed=seed, framework="mxnet")
+    normalized = guide.train_plain_mlp(5, seed=seed, framework="mxnet", batch_norm=True)
     assert abs(plain.train_loss[-1] - CHANCE) < 0.05                 # plain: chance level
-    assert 0.05 < normalized.train_loss[-1] < 0.15                   # measured 0.102
+    assert 0.05 < normalized.train_loss[-1] < 0.15                   # measured 0.077-0.102
     assert normalized.train_loss[-1] < shallow.train_loss[-1]        # below one hidden layer
     assert normalized.val_loss[-1] < 0.3                             # and it generalizes
 
@@ -110,19 +111,23 @@ def test_bias_variance_decomposition_matches_measured_error():
 
 
 def _assert_more_data_helps_validation_not_shifted_test(mm):
-    # "ten times more data cut the validation error by a factor of three or more"
-    # (measured: PyTorch 15.7% -> 5.0%, MXNet 16.0% -> 4.3%)
-    assert mm["val_error"][-1] < 0.4 * mm["val_error"][0]
-    # "the test error hardly moved, and more than half of the shifted images stay
-    # misclassified" (measured: 58% to 66%)
-    assert np.all(mm["test_error"] > 0.5)
-    assert mm["test_error"][0] - mm["test_error"][-1] < 0.15
-    assert np.all(mm["test_error"] > 5 * mm["val_error"][-1])
+    """ "In every run, ten times more data cut the validation error by a factor of two or
+    more, while the error on the shifted images moved by at most 0.16 and stayed above
+    0.45: with 1000 images it is still more than nine times the validation error."
+    Measured over PyTorch seeds 0-4 and MXNet seeds 0-2: factor 2.3-12, shifted error
+    0.50-0.78, its change at most 0.154, ratio at least 9.7."""
+    assert mm["val_error"][0] >= 2 * mm["val_error"][-1]
+    assert np.all(mm["test_error"] > 0.45)
+    assert np.ptp(mm["test_error"]) <= 0.16
+    assert mm["test_error"][-1] > 9 * mm["val_error"][-1]
 
 
-def test_mismatch_more_data_helps_validation_not_shifted_test():
-    mm = guide.mismatch_experiment(train_sizes=(100, 300, 1000))
+@pytest.mark.parametrize("seed", range(5))
+def test_mismatch_more_data_helps_validation_not_shifted_test(seed):
+    mm = guide.mismatch_experiment(train_sizes=(100, 300, 1000), seed=seed)
     _assert_more_data_helps_validation_not_shifted_test(mm)
+    if seed < 3:       # the chapter's three PyTorch runs: "3.1 to 12"
+        assert 3 <= mm["val_error"][0] / mm["val_error"][-1] <= 12.5
     run = mm["histories"][-1]
     d = diagnose(1 - np.array(run.train_accuracy), 1 - np.array(run.val_accuracy),
                  test_loss=mm["test_error"][-1], target_loss=0.10)
@@ -130,10 +135,14 @@ def test_mismatch_more_data_helps_validation_not_shifted_test():
 
 
 @pytest.mark.mxnet
-def test_mismatch_more_data_helps_validation_not_shifted_test_mxnet():
+@pytest.mark.parametrize("seed", range(3))
+def test_mismatch_more_data_helps_validation_not_shifted_test_mxnet(seed):
     pytest.importorskip("mxnet")
     _assert_more_data_helps_validation_not_shifted_test(
-        guide.mismatch_experiment(train_sizes=(100, 300, 1000), framework="mxnet"))
+        guide.mismatch_experiment(train_sizes=(100, 300, 1000), framework="mxnet", seed=seed))
+
+
+def test_mismatch_experiment_rejects_an_unknown_framework():
     with pytest.raises(ValueError, match="framework"):
         guide.mismatch_experiment(framework="jax")
 

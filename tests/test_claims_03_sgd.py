@@ -1,6 +1,7 @@
 """The numbers chapter 3 states, recomputed with course_lib and asserted with margins."""
 import numpy as np
 import pytest
+from scipy.optimize import brentq
 
 from course_lib import data
 from course_lib.config import pick
@@ -162,21 +163,71 @@ def test_too_large_lr_gives_nan_too_small_crawls(problem, floor, framework):
     assert small.final_loss < small.loss[0]       # stable: it does go down, slowly
 
 
-def test_batch_one_diverges_where_larger_batches_converge(problem, floor):
+def test_one_step_scales_the_example_residual_by_one_minus_lr_L_i(problem):
+    """Eq. (sgd-example-step): r_i <- (1 - lr L_i) r_i; fit at 1/L_i, loss up past 2/L_i."""
     x, y, w0, b0 = problem
-    grid = sgd.stability_grid(x, y, lrs=[0.5, 0.8, 1.5], batch_sizes=[1, 10, 100, 1000], epochs=EPOCHS)
+    a = np.append(x[3], 1.0)
+    L_i = sgd.example_curvatures(x)[3]
+    theta = np.append(w0, b0).astype(np.float64)
+    r = a @ theta - y[3]
+    for lr in (0.5 / L_i, 1 / L_i, 1.5 / L_i, 2.5 / L_i):
+        after = theta - lr * r * a
+        assert a @ after - y[3] == pytest.approx((1 - lr * L_i) * r, rel=1e-9)
+    assert abs(a @ (theta - r * a / L_i) - y[3]) < 1e-9 * abs(r)       # 1/L_i: fitted
+    assert abs(a @ (theta - 2.5 * r * a / L_i) - y[3]) > abs(r)          # past 2/L_i: worse
+
+
+def test_the_three_edges_of_batch_one(problem):
+    """Every order below 2/max L_i (0.12); mean square below 0.40; typical run between
+    0.6 and 0.7 (growth changes sign in three orders)."""
+    x, *_ = problem
+    curv = sgd.example_curvatures(x)
+    assert 2 / curv.max() == pytest.approx(0.12, abs=0.005)
+    # below 2/max L_i no step lengthens the error, in any order: every step matrix has
+    # spectral norm <= 1
+    a = np.hstack([x, np.ones((len(x), 1))]).astype(np.float64)
+    lr = 0.99 * 2 / curv.max()
+    norms = [np.linalg.norm(np.eye(3) - lr * np.outer(ai, ai), 2) for ai in a]
+    assert max(norms) <= 1 + 1e-12
+    # the mean-square factor is the exact expectation over the examples
+    rng = np.random.default_rng(0)
+    e = rng.standard_normal(3)
+    direct = np.mean([np.sum((e - 0.5 * ai * (ai @ e)) ** 2) for ai in a])
+    m = np.eye(3) - 2 * 0.5 * a.T @ a / len(a) + 0.25 * (a * curv[:, None]).T @ a / len(a)
+    assert direct == pytest.approx(e @ m @ e, rel=1e-10)
+    edge = brentq(lambda lr: sgd.mean_square_factor(x, lr) - 1, 0.01, 1.0)
+    assert edge == pytest.approx(0.40, abs=0.005)
+    for seed in range(3):
+        assert sgd.error_growth(x, 0.5, seed=seed) < 0 < sgd.error_growth(x, 0.8, seed=seed)
+        assert sgd.error_growth(x, 0.6, seed=seed) < 0 < sgd.error_growth(x, 0.7, seed=seed)
+    with pytest.raises(ValueError, match="lr"):
+        sgd.error_growth(x, 0.0)
+    with pytest.raises(ValueError, match="lr"):
+        sgd.mean_square_factor(x, -1.0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_batch_one_diverges_where_larger_batches_converge(problem, floor, seed):
+    x, y, w0, b0 = problem
+    grid = sgd.stability_grid(x, y, lrs=[0.5, 0.8, 1.0, 1.5], batch_sizes=[1, 10, 100, 1000],
+                              epochs=EPOCHS, seed=seed)
     diverged = np.isfinite(grid["diverged_at"])
     assert not diverged[0].any()                      # lr 0.5: all converge
-    assert diverged[1, 0] and diverged[2, 0]          # batch 1 blows up from lr 0.8
+    assert diverged[1:, 0].all()                      # batch 1 blows up from lr 0.8
     assert not diverged[1:, 1:].any()                 # batches 10, 100 and 1000 survive lr 1.5
     assert np.all(grid["final"][:, 1:3] < 1.5 * floor)
+    assert grid["final"][0, 0] < 1.5 * floor          # batch 1 at 0.5 reaches the floor
     assert 0.8 < 1 / regression_curvature(x, half=True)   # below GD's optimal rate 1/L
     # batch 1000 is stable at every lr of the grid (all below 2/L = 1.89), but with one update
-    # per epoch it is not at the floor: loss 15.9 -> 0.87, 0.019, 0.78 at lr 0.5, 0.8, 1.5
+    # per epoch it is not at the floor
     start = sgd.regression_loss(x, y, w0, b0)
     assert 1.5 < 2 / regression_curvature(x, half=True)
     assert np.all(grid["final"][:, 3] < 0.1 * start)
-    assert np.all(grid["final"][:, 3] > 10 * floor)
+    assert np.all(grid["final"][[0, 1, 3], 3] > 10 * floor)
+
+
+def test_full_batch_at_lr_15_falls_at_every_update(problem):
+    x, y, *_ = problem
     full_batch = sgd.train_numpy(x, y, batch_size=1000, lr=1.5, epochs=EPOCHS)
     assert np.all(np.diff(full_batch.loss) < 0)       # "its loss falls at each of its updates"
     assert full_batch.loss[0] > 10 and full_batch.final_loss < 1.0    # "from about 16 to below 1"

@@ -72,14 +72,17 @@ def test_census_minimum_ratio_mostly_below_one(census):
     """Headline claim: the near-critical points of the network are (almost) never minima."""
     s = cp.census_summary(census)
     assert s["points"] == 24 and s["parameters"] == 97
-    assert s["share_below_one"] >= 0.9            # chapter: 100%
-    assert s["max_ratio"] < 0.98                  # chapter: about 0.93
-    assert s["min_negative"] >= 3                 # chapter: several negative eigenvalues everywhere
-    assert s["kinds"].get("minimum", 0) <= 2
-    assert s["spearman_loss_ratio"] < -0.7        # chapter: -0.96, lower loss -> higher ratio
+    # "not one of the points is a minimum (every minimum ratio is below 1 ...)": 24 networks,
+    # one seed each (60 in full mode: also all saddles, largest ratio 0.918)
+    assert s["share_below_one"] == 1.0
+    assert s["kinds"] == {"saddle": 24}
+    assert 0.9 < s["max_ratio"] < 0.95            # "the largest is about 0.93" (0.928)
+    assert s["min_negative"] >= 3                 # "several negative eigenvalues" (7)
+    assert s["spearman_loss_ratio"] < -0.9        # lower loss -> higher ratio (-0.96)
     high = census.minimum_ratio[census.loss > np.quantile(census.loss, 0.75)]
-    assert np.all((high > 0.25) & (high < 0.6))   # chapter: high-loss points between 0.3 and 0.5
-    assert s["median_grad_norm"] < 0.2 * s["median_start_grad_norm"]   # an order of magnitude
+    assert np.all((high >= 0.3) & (high <= 0.52))  # "about 0.3 to 0.5" (0.34-0.505)
+    # "shrinks the gradient by about an order of magnitude" (16x)
+    assert 1 / 30 < s["median_grad_norm"] / s["median_start_grad_norm"] < 1 / 8
 
 
 def test_census_hessians_match_full_hessian(census):

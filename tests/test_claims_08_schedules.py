@@ -28,7 +28,38 @@ def _rms_adagrad_by_hand(surface, start, steps, eta):
     return np.array(path)
 
 
-def test_rms_adagrad_is_the_lecture_formula():
+def _bursts_by_hand(excess, arrive_tol=1e-6, burst_tol=1e-2):
+    """The chapter's definitions, step by step: arrival = first step within arrive_tol of the
+    minimum; a burst = a step whose loss is above burst_tol after one that was not."""
+    arrived, first, bursts, was_high = -1, -1, 0, False
+    for t, value in enumerate(excess):
+        if arrived < 0:
+            if value < arrive_tol:
+                arrived = t
+            continue
+        high = value > burst_tol
+        if high and not was_high:
+            bursts += 1
+            first = t if first < 0 else first
+        was_high = high
+    peak = max(excess[arrived:]) if arrived >= 0 else float("nan")
+    return dict(arrived=arrived, first_burst=first, bursts=bursts, peak=peak, final=excess[-1])
+
+
+def _excess(result):
+    return result.loss[:, 0] - result.surface.value(result.surface.minima[0])
+
+
+def _stability(result, eta=0.1):
+    """Largest eigenvalue of diag(eta / sigma_t) H, through the similar symmetric matrix
+    D^1/2 H D^1/2 (the chapter uses the non-symmetric product)."""
+    sigma = sch.rms_sigma(result)
+    root = np.sqrt(eta / sigma)
+    return np.array([np.linalg.eigvalsh(r[:, None] * result.surface.A * r[None, :]).max()
+                     for r in root])
+
+
+def test_rms_adagrad_is_the_formula_of_lees_course():
     surface = sch.burst_surface()
     start = sch.burst_start(surface)
     eta = schedules.constant(0.1)
@@ -58,7 +89,7 @@ def test_eta_over_sqrt_t_is_torch_adagrad():
 def test_constant_eta_bursts_late():
     surface = sch.burst_surface()
     result = sch.rms_adagrad(surface, sch.burst_start(surface), sch.BURST["steps"], 0.1)
-    s = sch.burst_stats(result)
+    s = _bursts_by_hand(_excess(result))
     assert 340 <= s["arrived"] <= 390  # "arrival at step 365"
     assert 740 <= s["first_burst"] <= 820  # "first burst at step 782"
     assert s["bursts"] == 4  # "4 bursts in 3,000 steps"
@@ -68,7 +99,7 @@ def test_constant_eta_bursts_late():
     assert 1.3 < drop < 1.7  # "fell by a factor of about 1.5"
     assert abs(drop - math.sqrt(s["first_burst"] / s["arrived"])) < 0.1  # "which is sqrt(t1/t0)"
     # "the largest eigenvalue of diag(eta/sigma) H ... passes 2": at step 574, before the burst
-    stability = sch.rescaled_curvature(result, 0.1)
+    stability = _stability(result, 0.1)
     assert stability[s["arrived"]] < 2 < stability[s["first_burst"] - 1]
     cross = int(np.argmax(stability > 2))
     assert 550 <= cross <= 600 and s["first_burst"] - cross > 150
@@ -85,7 +116,8 @@ def test_constant_eta_bursts_late():
 def test_every_decay_removes_the_bursts():
     surface = sch.burst_surface()
     for name, eta_t in sch.burst_decays().items():
-        s = sch.burst_stats(sch.rms_adagrad(surface, sch.burst_start(surface), sch.BURST["steps"], eta_t))
+        s = _bursts_by_hand(_excess(sch.rms_adagrad(surface, sch.burst_start(surface),
+                                                    sch.BURST["steps"], eta_t)))
         if name == "constant":
             assert s["bursts"] > 0
         elif name.startswith("eta/sqrt"):
@@ -95,6 +127,82 @@ def test_every_decay_removes_the_bursts():
             # "after arriving, the loss never again rises even 1e-6 above the minimum"
             assert s["arrived"] > 0 and s["bursts"] == 0 and s["peak"] < 1e-6
             assert s["final"] < 1e-9
+
+
+def test_burst_definition_on_a_made_up_loss():
+    """The definitions on a made-up loss with every case: no arrival, arrival, a burst that
+    lasts two steps, a burst of one step, and the peak."""
+    made_up = np.array([5, 1, 1e-7, 0.5, 0.2, 1e-3, 0.3, 1e-8, 2.0, 2.0, 1e-3])
+    s = _bursts_by_hand(made_up)
+    assert (s["arrived"], s["first_burst"], s["bursts"], s["peak"]) == (2, 3, 3, 2.0)
+    assert _bursts_by_hand(np.array([1.0, 0.5]))["arrived"] == -1
+
+
+# ------------------------------------------------------------------ Robbins and Monro
+@pytest.fixture(scope="module")
+def robbins_monro():
+    rm = sch.ROBBINS_MONRO
+    runs = sch.sgd_distances([schedules.inverse_power(rm["eta0"], rm["tau"], p)
+                              for p in rm["powers"]], rm["steps"], rm["seeds"])
+    early, late = sch.rms_distance(runs, 500, 1000), sch.rms_distance(runs, 5000, 10000)
+    return dict(zip(rm["powers"], zip(runs, early, late)))
+
+
+def test_sgd_distances_is_plain_batch_one_sgd():
+    from course_lib.data import synthetic_regression
+
+    x, y = synthetic_regression()
+    a = np.hstack([x, np.ones((len(x), 1))]).astype(float)
+    best = np.linalg.lstsq(a, y.astype(float), rcond=None)[0]
+    theta = np.zeros(3)
+    picks = np.random.default_rng(7).integers(0, len(y), 50)
+    for t, i in enumerate(picks):
+        theta = theta - 0.1 / (1 + t / 20) * (a[i] @ theta - y[i]) * a[i]
+    ours = sch.sgd_distances([schedules.inverse_power(0.1, 20, 1)], 50, [7])[0, 0]
+    assert ours[-1] == pytest.approx(np.linalg.norm(theta - best), rel=1e-9)
+    assert ours[0] == pytest.approx(np.linalg.norm(best))             # "started 5.8 away"
+    assert np.linalg.norm(best) == pytest.approx(5.8, abs=0.05)
+    with pytest.raises(ValueError, match="schedules"):
+        sch.sgd_distances([0.1], 10, [0])
+
+
+def test_the_conditions_of_each_schedule():
+    """Eq. (schedules-inverse-power): p = 2 sums to eta0 (tau + 1/2), about 2."""
+    steps = np.arange(2_000_000)
+    for p, summable in ((0.5, False), (1, False), (2, True)):
+        partial = np.cumsum(0.1 / (1 + steps / 20) ** p)
+        # a divergent sum still grows over the last decade; a convergent one has settled
+        grew = partial[-1] - partial[len(steps) // 10]
+        assert (grew < 1e-3) == summable
+    assert np.sum(0.1 / (1 + steps / 20) ** 2) == pytest.approx(0.1 * 20.5, rel=2e-3)
+
+
+def test_constant_rate_keeps_the_noise(robbins_monro):
+    """"within about 4e-3 ... ten times more steps change its RMS distance by less than 15%
+    in every seed", and the cloud's mean squared radius is proportional to eta."""
+    runs, early, late = robbins_monro[0]
+    assert np.all((late > 3e-3) & (late < 5.5e-3))
+    assert np.all(np.abs(early / late - 1) < 0.15)
+    half = sch.sgd_distances([schedules.constant(0.05)], 10_000, sch.ROBBINS_MONRO["seeds"])
+    ratio = np.mean(late ** 2) / np.mean(sch.rms_distance(half, 5000, 10000)[0] ** 2)
+    assert 1.6 < ratio < 2.5                                        # eta halved: radius^2 / 2
+
+
+def test_summable_schedule_stalls(robbins_monro):
+    """"run out 0.6 to 1.4 from the solution ... only about 5% closer"."""
+    runs, early, late = robbins_monro[2]
+    assert np.all((late > 0.55) & (late < 1.45)) and np.all((early > 0.55) & (early < 1.45))
+    assert np.all((early / late > 1.0) & (early / late < 1.1))
+
+
+def test_both_conditions_keep_closing_in(robbins_monro):
+    """1/t: "by a factor of more than ten ... in every seed", "ends more than ten times closer
+    than the constant rate"; 1/sqrt(t): "converges, but gains less than a factor of 2"."""
+    _, early, late = robbins_monro[1]
+    assert np.all(early / late > 10)
+    assert 10 * late.max() < robbins_monro[0][2].min()
+    _, early, late = robbins_monro[0.5]
+    assert np.all((early / late > 1.2) & (early / late < 2))
 
 
 # ------------------------------------------------------------------ shapes
@@ -143,10 +251,11 @@ def test_decay_lets_adam_settle_on_minibatches():
     for d in ("cosine", "step"):  # "end about three times closer"
         assert 2.2 < final["constant", 0] / final[d, 0] < 4.5
     assert final["exponential", 0] > 0.1 and final["inverse sqrt", 0] > 0.5  # "far from it"
-    # "on a problem this easy a warm-up only delays": never better than 2x the best no-warm-up
-    assert min(final[d, 50] for d in sch.DECAYS) > 0.5 * min(final[d, 0] for d in sch.DECAYS)
-    # Adam at a constant learning rate jitters at a distance that grows with the learning rate
-    assert sch.settle_distance("constant", lr=0.3) > 1.5 * final["constant", 0]
+    # "no schedule ends closer with a warm-up than the best one without"
+    assert min(final[d, 50] for d in sch.DECAYS) > min(final[d, 0] for d in sch.DECAYS)
+    # "a distance proportional to eta": three times the learning rate, about three times
+    # the distance (measured 2.8; each a median over 5 seeds)
+    assert 2.2 < sch.settle_distance("constant", lr=0.3) / final["constant", 0] < 3.8
 
 
 # ------------------------------------------------------------------ warm-up for Adam
@@ -156,26 +265,27 @@ def test_adam_first_step_moves_every_weight_by_lr():
     assert moved.min() > 0.099 and moved.max() <= 0.1 + 1e-7  # "between 0.099 and 0.1"
 
 
-def test_normalized_step_shrinks_after_the_first():
-    _, q = sch.warmup_run_torch(0.01, 0, seed=0, steps=40, normalized_steps=True)
+@pytest.mark.parametrize("seed", range(3))
+def test_normalized_step_shrinks_after_the_first(seed):
+    _, q = sch.warmup_run_torch(0.01, 0, seed=seed, steps=40, normalized_steps=True)
     assert np.allclose(q[0], 1.0, atol=1e-3)  # step 1: every |m_hat|/sqrt(v_hat) = 1
     median = q[:, 1]
     assert 0.15 < median[9] < 0.3 and 0.06 < median[39] < 0.14  # "0.2 eta at 10, 0.1 eta at 40"
-    assert 3.5 < median[0] / median[9] < 6.5  # "about five times larger than the tenth"
-    assert 7 < median[0] / median[39] < 15  # "ten times larger than the fortieth"
+    assert 4 < median[0] / median[9] < 5  # "four to five times larger than the tenth" (4.3-4.6)
+    assert 8 < median[0] / median[39] < 12.5  # "about ten times (the fortieth)" (9.7-11.4)
 
 
 @pytest.fixture(scope="module")
 def torch_sweep():
-    return sch.warmup_sweep("torch", steps=40, seeds=(0, 1))
+    return sch.warmup_sweep("torch", steps=40, seeds=(0, 1, 2))
 
 
 def _check_sweep(sweep, framework):
     spike = {key: sch.early_spike(runs) for key, runs in sweep.items()}
     start = {key: runs[:, 0] for key, runs in sweep.items()}
     assert np.all(np.abs(start[0.01, 0] - math.log(10)) < 0.15)  # "starts at log 10 = 2.30"
-    assert np.all((spike[0.1, 0] > 45) & (spike[0.1, 0] < 90))  # "jumps to 50-80"
-    assert np.all((spike[0.1, 20] > 3.5) & (spike[0.1, 20] < 5.5))  # "peaks at 4-5"
+    assert np.all((spike[0.1, 0] > 45) & (spike[0.1, 0] < 80))  # "jumps to 45-80"
+    assert np.all((spike[0.1, 20] > 3.5) & (spike[0.1, 20] < 7))  # "the worst loss is 4 to 7"
     assert np.all((spike[0.03, 0] > 2.45) & (spike[0.03, 0] < 5.5))  # "2.5 to 5"
     assert np.all(spike[0.03, 20] - start[0.03, 20] < 0.3)  # "never more than 0.3 above its start"
     assert np.all(spike[0.01, 0] - start[0.01, 0] < 0.1)  # "neither run spikes"
@@ -193,7 +303,7 @@ def test_warmup_removes_the_early_spike_in_pytorch(torch_sweep):
 @pytest.mark.mxnet
 def test_warmup_removes_the_early_spike_in_mxnet():
     pytest.importorskip("mxnet")
-    _check_sweep(sch.warmup_sweep("mxnet", steps=40, seeds=(0, 1)), "mxnet")
+    _check_sweep(sch.warmup_sweep("mxnet", steps=40, seeds=(0, 1, 2)), "mxnet")
 
 
 def test_warmup_schedule_reaches_torch_through_lambda_lr():

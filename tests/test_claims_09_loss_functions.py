@@ -73,21 +73,23 @@ def test_double_softmax_floor():
     assert F.cross_entropy(probs, torch.zeros(1000, dtype=torch.long), reduction="none").min() >= floor - 1e-6
 
 
-def test_double_softmax_stalls_in_pytorch():
-    good, bad = (lf.train_digits_torch(extra_softmax=e) for e in (False, True))
+@pytest.mark.parametrize("seed", range(3))
+def test_double_softmax_stalls_in_pytorch(seed):
+    good, bad = (lf.train_digits_torch(extra_softmax=e, seed=seed) for e in (False, True))
     floor = lf.double_softmax_floor(10)
-    assert good.train_loss[-1] < floor < bad.train_loss[-1]
+    assert good.train_loss[-1] < 0.5 * floor < floor < bad.train_loss[-1]  # "well below"
     assert good.val_accuracy[-1] > bad.val_accuracy[-1] + 0.2
     ratio = good.grad_norm[0] / bad.grad_norm[0]
-    assert 5 < ratio < 20  # "about C = 10 times smaller"
+    assert 8 < ratio < 11  # "about ten times smaller" (measured 9.2-9.4)
 
 
 @pytest.mark.mxnet
-def test_double_softmax_stalls_in_mxnet():
+@pytest.mark.parametrize("seed", range(3))
+def test_double_softmax_stalls_in_mxnet(seed):
     pytest.importorskip("mxnet")
-    good, bad = (lf.train_digits_mxnet(extra_softmax=e) for e in (False, True))
+    good, bad = (lf.train_digits_mxnet(extra_softmax=e, seed=seed) for e in (False, True))
     floor = lf.double_softmax_floor(10)
-    assert good.train_loss[-1] < floor < bad.train_loss[-1]
+    assert good.train_loss[-1] < 0.5 * floor < floor < bad.train_loss[-1]
     assert good.val_accuracy[-1] > bad.val_accuracy[-1] + 0.2
 
 
@@ -126,20 +128,38 @@ def test_mse_gradient_on_the_plateau_is_orders_of_magnitude_smaller():
     mse = np.linalg.norm(surfaces["squared_error"].grad(starts), axis=1)
     assert np.all(np.abs(ce - 1.9) < 0.1)  # "cross-entropy's gradient stays near 1.9"
     ratio = ce / mse
-    assert 1000 < ratio[-1] < 3000  # "about 1,600 times smaller" at w = -6
-    assert ratio[-1] > 100  # the issue's bar: orders of magnitude
-    growth = ratio[1:] / ratio[:-1]  # "about an order of magnitude for every two units of w"
-    assert np.all((growth > 5) & (growth < 30))
+    assert 1400 < ratio[-1] < 1800  # "about 1,600 times smaller" at w = -6 (1606)
+    growth = ratio[1:] / ratio[:-1]  # "by 16 and 11 times here"
+    assert np.allclose(growth, [16.3, 11.4], atol=0.5)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_plateau_on_data_sets_drawn_with_other_seeds(seed):
+    """ "7 to 17 times" per two units of w, and the wait multiplied "4 to 10" times (the
+    chapter's data set is seed 0); cross-entropy still needs about ten steps."""
+    x, y = lf.classifier_data(seed=seed)
+    surfaces = {loss: lf.classifier_surface(x, y, loss) for loss in lf.LOSSES}
+    starts = np.array(lf.PLATEAU_STARTS)
+    ce = np.linalg.norm(surfaces["cross_entropy"].grad(starts), axis=1)
+    mse = np.linalg.norm(surfaces["squared_error"].grad(starts), axis=1)
+    assert np.all(np.abs(ce - 1.9) < 0.1)
+    growth = (ce / mse)[1:] / (ce / mse)[:-1]
+    assert np.all((growth > 7) & (growth < 17.5))
+    runs = lf.compare_descent(lf.PLATEAU_STARTS, lr=1.0, steps=1000, surfaces=surfaces)
+    steps = lf.steps_to_minimum(runs["squared_error"], tol=0.01)
+    assert np.all(steps > 0)
+    assert np.all((steps[1:] / steps[:-1] > 4) & (steps[1:] / steps[:-1] < 10))
+    assert np.all(lf.steps_to_minimum(runs["cross_entropy"], tol=0.01) <= 12)
 
 
 def test_descent_stalls_on_mse_and_not_on_cross_entropy():
     runs = lf.compare_descent(lf.PLATEAU_STARTS, lr=1.0, steps=1000)
     ce = lf.steps_to_minimum(runs["cross_entropy"], tol=0.01)
     mse = lf.steps_to_minimum(runs["squared_error"], tol=0.01)
-    assert np.all((ce > 0) & (ce <= 15))  # "about ten steps from every start"
-    assert 10 <= mse[0] <= 20 and 55 <= mse[1] <= 90 and 550 <= mse[2] <= 750
-    assert np.all(mse[1:] / mse[:-1] > 4)  # "multiply the wait by five to ten"
-    assert np.all(mse[1:] / mse[:-1] < 12)
+    assert np.all((ce > 0) & (ce <= 12))  # "about ten steps from every start" (7-10)
+    assert mse[0] == 15 and 65 <= mse[1] <= 75 and 600 <= mse[2] <= 680  # "15, 70, 640"
+    # "here by about 5 and then 9" (4.7 and 9.0)
+    assert np.allclose(mse[1:] / mse[:-1], [5, 9], atol=0.5)
 
 
 # ------------------------------------------------------------------ class weights

@@ -59,6 +59,14 @@ def test_linear_warmup_wraps_any_schedule():
     assert [w(t) for t in range(6)] == [0.125, 0.25, 0.375, 0.5, 0.5, 0.5]
 
 
+def test_inverse_power_matches_its_formula():
+    lr = S.inverse_power(0.1, 20, 1)
+    assert lr(0) == 0.1 and math.isclose(lr(20), 0.05) and math.isclose(lr(60), 0.025)
+    assert S.inverse_power(0.1, 20, 0)(10 ** 6) == 0.1              # power 0: constant
+    assert math.isclose(S.inverse_power(0.1, 20, 2)(20), 0.025)
+    assert math.isclose(S.inverse_power(0.1, 20, 0.5)(60), 0.05)
+
+
 def test_inverse_sqrt_is_the_transformer_schedule():
     d, warm = 512, 4000
     s = S.inverse_sqrt(d, warm)
@@ -137,6 +145,9 @@ def _course_sgd(scheduler):
     (lambda: S.cosine(0.1, 10, min_lr=0.2), "min_lr"),
     (lambda: S.linear_warmup(0.1, 10), "schedule"),
     (lambda: S.linear_warmup(S.constant(0.1), 0), "warmup_steps"),
+    (lambda: S.inverse_power(0.0, 10, 1), "lr"),
+    (lambda: S.inverse_power(0.1, 0, 1), "tau"),
+    (lambda: S.inverse_power(0.1, 10, -1), "power"),
     (lambda: S.inverse_sqrt(0, 10), "d_model"),
     (lambda: S.inverse_sqrt(64, -1), "warmup_steps"),
     (lambda: S.inverse_sqrt(64, 10, scale=0.0), "scale"),

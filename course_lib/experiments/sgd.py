@@ -12,7 +12,10 @@ training loss is their mean ``f = (1/n) sum_i f_i``.
   run (same initial point, same shuffling, same learning-rate schedule) in numpy with
   :data:`course_lib.rules.sgd`, in PyTorch with :class:`course_lib.torch.SGD`, and in MXNet
   Gluon with :class:`course_lib.mxnet.SGD`. Batch size 1 is SGD; batch size ``n`` is
-  gradient descent.
+  gradient descent;
+* :func:`example_curvatures`, :func:`mean_square_factor`, :func:`error_growth`,
+  :func:`stability_grid` - which learning rates batch 1 tolerates, and why it tolerates
+  less than larger batches.
 """
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ from course_lib import data, rules, schedules
 __all__ = ["per_example_gradients", "full_gradient", "regression_loss", "gradient_cost",
            "sampled_gradient_error", "minibatch_gradient_variance", "decayed_lr",
            "initial_parameters", "RegressionRun", "train_numpy", "train_torch", "train_mxnet",
-           "example_curvatures", "stability_grid", "plot_runs", "draw_batch_lr"]
+           "example_curvatures", "mean_square_factor", "error_growth", "stability_grid",
+           "plot_runs", "draw_batch_lr"]
 
 
 # ------------------------------------------------------------------- gradients by hand
@@ -348,8 +352,54 @@ def train_mxnet(x, y, batch_size: int, lr: float, epochs: int = 5, decay_after: 
 def example_curvatures(x) -> np.ndarray:
     """Curvature of each per-example loss ``f_i = (x_i . w + b - y_i)^2 / 2``: its Hessian
     ``[x_i, 1][x_i, 1]^T`` has one non-zero eigenvalue, ``|x_i|^2 + 1``."""
+    return np.sum(_rows(x) ** 2, axis=1)
+
+
+def _rows(x) -> np.ndarray:
+    """The rows ``a_i = [x_i, 1]``: the gradient of ``f_i`` is ``(a_i . theta - y_i) a_i``."""
     x = np.asarray(x, dtype=np.float64)
-    return np.sum(x ** 2, axis=1) + 1.0
+    return np.hstack([x, np.ones((len(x), 1))])
+
+
+def mean_square_factor(x, lr: float) -> float:
+    """Worst factor by which one batch-1 step on a uniformly drawn example multiplies the
+    expected squared error ``|e|^2``, ``e = theta - theta*`` (noise-free targets):
+
+    ``E_i |(I - lr a_i a_i^T) e|^2 = e^T (I - 2 lr S + lr^2 Q) e``, ``S = E[a a^T]``,
+    ``Q = E[L_i a a^T]``, ``L_i = |a_i|^2``; the factor is the top eigenvalue of that matrix.
+    Below 1, the expected squared error shrinks at every step, from any ``e``.
+    """
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    a = _rows(x)
+    curvature = np.sum(a ** 2, axis=1)
+    s = a.T @ a / len(a)
+    q = (a * curvature[:, None]).T @ a / len(a)
+    return float(np.linalg.eigvalsh(np.eye(len(s)) - 2 * lr * s + lr ** 2 * q).max())
+
+
+def error_growth(x, lr: float, epochs: int = 3, seed: int = 0) -> float:
+    """Mean growth per epoch, ``log(|e_end| / |e_start|)``, of the error of batch-1 SGD on
+    noise-free targets, each epoch in a fresh random order.
+
+    A step on example ``i`` maps ``e`` to ``e - lr a_i (a_i . e)``: the part of ``e`` along
+    ``a_i`` is multiplied by ``1 - lr L_i``, the rest is kept. Negative: a typical run
+    converges; positive: it blows up.
+    """
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs!r}")
+    a = _rows(x)
+    rng = np.random.default_rng(seed)
+    e, total = np.ones(a.shape[1]) / np.sqrt(a.shape[1]), 0.0
+    for _ in range(epochs):
+        for i in rng.permutation(len(a)):
+            e -= lr * a[i] * (a[i] @ e)
+            norm = np.linalg.norm(e)       # keep |e| = 1: only the growth is recorded
+            total += np.log(norm)
+            e /= norm
+    return total / epochs
 
 
 def stability_grid(x, y, lrs, batch_sizes, epochs: int = 3, seed: int = 0) -> dict:
