@@ -1,4 +1,35 @@
-"""The numbers chapter 1 states, recomputed with course_lib and asserted with margins."""
+"""The claims of chapter 1 (lectures/01_general_guide.md), recomputed with course_lib.
+
+Each claim of the chapter, and the test that asserts it at the strength the text states:
+
+- Deeper plain sigmoid MLPs end with a higher *training* loss: one hidden layer fits the
+  digits (< 0.3), five stay at chance level (within 0.05 of log 10), no added layer helps,
+  and the deep nets' validation loss equals their training loss (nothing memorized); three
+  seeds in each framework: test_deeper_plain_mlp_reaches_higher_training_loss_torch,
+  test_deeper_plain_mlp_reaches_higher_training_loss_mxnet.
+- The doctor, given the shallow net as baseline, says "optimization":
+  test_doctor_calls_the_deep_net_an_optimization_failure.
+- Batch normalization takes the five-layer net to a training loss of about 0.1 (0.05-0.15),
+  below the one-hidden-layer net, in both frameworks (three seeds each):
+  test_batch_norm_makes_the_same_depth_trainable, ..._mxnet.
+- Polynomial fits overfit: training error falls with the degree, degree 14 interpolates 15
+  points, its validation error is a million times the best: test_capacity_curve_overfits.
+- Weight decay 0.01 brings degree 14 from about 5e8 to 0.18, close to the best degree (3);
+  no degree from 3 to 14 does worse than 0.25; its training error is 0.03:
+  test_weight_decay_cures_the_degree_14_overfit.
+- The measured test error is bias^2 + variance + noise (within 5%); the bias falls tenfold by
+  degree 3, the variance rises a thousandfold: test_bias_variance_decomposition_matches_measured_error.
+- Mismatch: ten times more data cut the validation error by a factor of two or more (3.1 to
+  12 in the chapter's three PyTorch runs), the shifted test error moves by at most 0.16 and
+  stays above 0.45, more than nine times the validation error; PyTorch seeds 0-4, MXNet
+  seeds 0-2, and the doctor says "mismatch": test_mismatch_more_data_helps_validation_not_shifted_test,
+  ..._mxnet.
+- The best of many random submissions climbs the public leaderboard as order statistics
+  predict and scores 50% in private: test_leaderboard_winner_matches_order_statistics_and_is_50_percent_in_private.
+- Training error picks the most flexible degree, 5-fold cross-validation a good one, and
+  the 5-fold estimate spreads less than one split: test_cross_validation_chooses_well_and_training_error_does_not,
+  test_kfold_estimate_spreads_less_than_one_split (k-fold folds: test_kfold_indices_partition_the_data).
+"""
 import numpy as np
 import pytest
 import torch

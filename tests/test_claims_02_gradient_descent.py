@@ -1,4 +1,25 @@
-"""The numbers chapter 2 states, recomputed with course_lib and asserted with margins."""
+"""The claims of chapter 2 (lectures/02_gradient_descent.md), recomputed with course_lib.
+
+- The first-order prediction of a step is off by exactly eta L / 2:
+  test_first_order_error_is_lr_L_over_two.
+- The four regimes of 1 - eta L (creep, one step at 1/L, zig-zag, divergence past 2/L):
+  test_four_regimes_of_the_contraction_factor.
+- The measured stability threshold is 2/L within one part in 10^4 at condition numbers 1,
+  10, 100: test_measured_stability_bound_is_two_over_L; below it converges, above it
+  diverges: test_above_the_bound_diverges_below_converges.
+- Fig. gd-lr-sweep: the best learning rate is 2/(L + mu) (0.91 x 2/L), past the bound every
+  run ends above its start, the engine stops runs from 1.08 on: test_the_sweep_figure.
+- x^4/4: stable only for |x0| < sqrt(2/eta); at eta = 0.1 a start at 4.4 converges and 4.5
+  diverges; the threshold from 4.4 is 2/4.4^2: test_quartic_start_boundary_is_sqrt_two_over_lr,
+  test_quartic_starts_4_4_and_4_5_at_lr_01, test_quartic_threshold_from_4_4_is_two_over_x0_squared.
+- PyTorch's mse_loss has twice the curvature of MXNet's L2Loss; at 0.9 x 2/L both reach the
+  noise floor (about 1e-4 and half of it), at 1.1 x 2/L both blow up:
+  test_regression_curvature_of_the_two_loss_conventions, test_regression_bound_in_both_frameworks.
+- Newton solves a quadratic in one step; gradient descent at 2/(L + mu) needs steps
+  proportional to kappa (7.4 kappa, as predicted): test_newton_solves_a_quadratic_in_one_step_gd_needs_order_kappa;
+  Newton reaches Rosenbrock's minimum in 10 steps, gradient descent not in 5000:
+  test_newton_beats_gd_on_rosenbrock.
+"""
 import numpy as np
 import pytest
 

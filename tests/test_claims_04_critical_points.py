@@ -1,4 +1,23 @@
-"""The numbers chapter 4 states, recomputed with course_lib and asserted with margins."""
+"""The claims of chapter 4 (lectures/04_critical_points.md), recomputed with course_lib.
+
+- Himmelblau has four minima, four saddles and one maximum, found by Newton and classified
+  by the Hessian: test_himmelblau_has_four_minima_four_saddles_one_maximum; x^2 - y^2 has
+  eigenvalues -2, 2, the monkey saddle is "degenerate": test_saddle_and_monkey_saddle.
+- Escape time from a saddle follows log(r/eps)/log(1 + eta|lambda|) (within 1.5 steps), and
+  a start on the positive eigenvector never leaves: test_escape_time_matches_the_linearized_prediction.
+- theta = 0 of the 97-parameter net is a saddle (8 negative eigenvalues, smallest -2.416):
+  test_theta_zero_is_a_saddle; starting 1e-6 from it, both frameworks sit on the plateau
+  for about the predicted number of steps and agree to 1e-8:
+  test_network_plateau_same_in_both_frameworks_and_predicted.
+- The census: not one of the 24 points is a minimum (all saddles), the largest minimum ratio
+  is about 0.93, every point has several negative eigenvalues, high-loss points have a ratio
+  of about 0.3 to 0.5, the ratio rises as the loss falls, the search shrinks the gradient by
+  about an order of magnitude: test_census_minimum_ratio_mostly_below_one; its Hessians are
+  exact: test_census_hessians_match_full_hessian; stepping along the most negative
+  eigenvector lowers the loss: test_escape_from_lowest_census_point_lowers_the_loss.
+- Random symmetric matrices: about 84% minima in one dimension, about half in two, fewer
+  than 1 in 100 in five, none of the samples in eight: test_random_minima_get_rare.
+"""
 import numpy as np
 import pytest
 
