@@ -46,6 +46,7 @@ SCHEDULES = {
                                         "gamma": 0.5},
     "exponential (x0.99 per step)": {"name": "exponential", "gamma": 0.99},
     "cosine to 0": {"name": "cosine", "total_steps": 1.0},
+    "1/t (Robbins-Monro)": {"name": "inverse_power", "tau": 20.0, "power": 1.0},
     "10% warm-up, then cosine": {"name": "linear_warmup", "warmup_steps": 0.1,
                                  "schedule": {"name": "cosine", "total_steps": 1.0}},
 }

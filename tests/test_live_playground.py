@@ -75,7 +75,8 @@ def cases():
                  {"name": "cosine", "total_steps": 0.8, "min_lr": 0.0},
                  {"name": "linear_warmup", "warmup_steps": 0.1,
                   "schedule": {"name": "cosine", "total_steps": 1.0}},
-                 {"name": "inverse_sqrt", "d_model": 4, "warmup_steps": 0.1}):
+                 {"name": "inverse_sqrt", "d_model": 4, "warmup_steps": 0.1},
+                 {"name": "inverse_power", "tau": 20.0, "power": 0.75}):
         for rule in ("sgd", "adam"):
             found.append(dict(rule=rule, surface="rosenbrock", start=(-1.5, 2.0),
                               hyper={"lr": 1e-3 * LR_SCALE[rule]}, schedule=spec))

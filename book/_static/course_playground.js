@@ -327,6 +327,7 @@ export const schedules = {
     t = Math.min(t, total_steps);
     return min_lr + (lr - min_lr) * (1 + Math.cos(Math.PI * t / total_steps)) / 2;
   },
+  inverse_power: ({ lr, tau, power }) => (t) => lr / (1 + t / tau) ** power,
   linear_warmup: ({ schedule, warmup_steps }) => {
     const inner = makeSchedule(schedule);
     return (t) => inner(t) * Math.min(1, (t + 1) / warmup_steps);
