@@ -386,9 +386,12 @@ def _device():
 TITLES = {"epochs": "equal epochs", "updates": "equal updates", "loss": "equal training loss"}
 
 
-def spread(values, scale=1.0, fmt=".3f") -> str:
-    """``"mean (min-max)"`` of ``values`` times ``scale``, each number in format ``fmt``."""
+def spread(values, scale=1.0, fmt=".3f", missing: str = "n/a") -> str:
+    """``"mean (min-max)"`` of ``values`` times ``scale``, each number in format ``fmt``;
+    ``missing`` where a value is NaN (a run that diverged or never got there)."""
     v = scale * np.asarray(values, float)
+    if not np.isfinite(v).all():
+        return missing
     return f"{v.mean():{fmt}} ({v.min():{fmt}}-{v.max():{fmt}})"
 
 
