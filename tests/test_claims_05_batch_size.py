@@ -37,7 +37,8 @@ Edge of stability (seeds 0, 1, 2)
       1.02 times 2/eta from update 100 on. -> test_edge_of_stability_paths
   E2  No run of the comparison ends more than 5% above 2/eta; full batch at 0.8 ends at the
       edge (0.98-1.03); the smaller the batch the further below (means, eta = 0.4 and 0.8);
-      B = 32 at 0.4 ends at about half (each seed in [0.4, 0.6]). -> test_sharpness_capped_by_two_over_eta
+      B = 32 at 0.4 ends at about half (each seed in [0.4, 0.6]); for every batch size a larger
+      rate ends flatter (mean lambda_max falls with eta). -> test_sharpness_capped_by_two_over_eta
 Sharp and flat minima (eta = 0.4, training loss 0.05, seeds 0, 1, 2)
   K1  lambda_max grows with B; every full-batch seed is sharper than every B = 32 seed.
   K2  eps-sharpness of every larger batch exceeds B = 32's (mean, by more than 10%).
@@ -272,6 +273,10 @@ def test_sharpness_capped_by_two_over_eta(cmp):
     assert np.all(np.diff(ratio[:, l4].mean(axis=1)) > 0)
     assert np.all(np.diff(ratio[1:, l8].mean(axis=1)) > 0)      # B = 32 diverges at 0.8
     assert np.all((ratio[0, l4] > 0.4) & (ratio[0, l4] < 0.6))  # "about half"
+    top = cmp.metrics["updates"]["top_eigenvalue"].mean(axis=2)  # (B, lr), NaN: diverged
+    for row in top:                                             # "a larger rate ... flatter"
+        trained = row[np.isfinite(row)]
+        assert len(trained) >= 3 and np.all(np.diff(trained) < 0)
 
 
 # ----------------------------------------------------------------- sharp and flat minima
