@@ -131,7 +131,7 @@ def _check_grid(batch_size, n, lrs, seeds, updates, epochs, every):
 class _Trainer:
     """The state of :func:`train_many`'s loop: the stacked weights of the runs still alive."""
 
-    def __init__(self, split, batch_size, lrs, seeds, hidden, device):
+    def __init__(self, split, lrs, seeds, hidden, device):
         import torch
 
         self.x = torch.as_tensor(split.x_train, device=device)
@@ -139,7 +139,8 @@ class _Trainer:
         self.onehot = torch.nn.functional.one_hot(y, 10).to(self.x.dtype)
         self.runs = [(float(lr), int(s)) for lr in lrs for s in seeds]
         self.alive = np.arange(len(self.runs))
-        self.params = [p.to(device).requires_grad_() for p in _stack([s for _, s in self.runs], hidden)]
+        stacked = _stack([s for _, s in self.runs], hidden)
+        self.params = [p.to(device).requires_grad_() for p in stacked]
         self.lrs = torch.tensor([lr for lr, _ in self.runs], device=device)
         self.rngs = [np.random.default_rng(s) for _, s in self.runs]
         self.snapshots = {c: [None] * len(self.runs) for c in CRITERIA}
@@ -188,11 +189,10 @@ def train_many(split, batch_size: int, lrs: Sequence[float], seeds: Sequence[int
     ``"loss"`` at the first check with training loss <= ``target``, ``"updates"`` at the end.
     """
     from course_lib.experiments.batch_size import _one_thread
-    from course_lib.torch import device
 
     n = len(split.y_train)
     _check_grid(batch_size, n, lrs, seeds, updates, epochs, every)
-    t = _Trainer(split, int(batch_size), lrs, seeds, hidden, device())
+    t = _Trainer(split, lrs, seeds, hidden, _device())
     at_epochs = None if epochs is None else int(epochs) * math.ceil(n / int(batch_size))
     checks, losses, done, reached = [], [], 0, np.zeros(len(t.runs), bool)
     with _one_thread():
@@ -281,9 +281,10 @@ def compare(split, batch_sizes: Sequence[int], lrs: Sequence[float], seeds: Sequ
     metrics = {c: {k: np.full(shape, np.nan) for k in NAMES} for c in CRITERIA}
     models = {c: [[[None] * len(seeds) for _ in lrs] for _ in batch_sizes] for c in CRITERIA}
     all_runs = []
-    jobs = config.progress(list(enumerate(batch_sizes)), desc="batch sizes") if progress else enumerate(batch_sizes)
-    for b, batch in jobs:
-        runs = train_many(split, batch, lrs, seeds, updates, epochs=epochs, target=target, every=every)
+    jobs = list(enumerate(batch_sizes))
+    for b, batch in config.progress(jobs, desc="batch sizes") if progress else jobs:
+        runs = train_many(split, batch, lrs, seeds, updates, epochs=epochs, target=target,
+                          every=every)
         all_runs.append(runs)
         for c in CRITERIA:
             for m, snap in enumerate(runs.snapshots[c]):
@@ -356,7 +357,7 @@ def sharpness_path(split, lr: float, batch_size: int | None = None, updates: int
     n = len(split.y_train)
     batch = n if batch_size is None else int(batch_size)
     _check_grid(batch, n, [lr], [seed], updates, None, every)
-    t = _Trainer(split, batch, [lr], [seed], hidden, _device())
+    t = _Trainer(split, [lr], [seed], hidden, _device())
     def sharpness():
         return top_eigenvalue(_unstack(t.params, 0), split, tol=LANCZOS_TOL)
 
@@ -412,8 +413,9 @@ def table(comparison: Comparison, criterion: str) -> str:
         updates = m["update"][b, l]
         epochs = updates / np.ceil(comparison.n_train / batch)
         top = m["top_eigenvalue"][b, l]
-        lines.append(f"{batch:5d} {comparison.lrs[l]:5.2f} {updates.mean():8.0f} {epochs.mean():7.1f}  "
-                     f"{spread(m['train_loss'][b, l])} {spread(m['test_accuracy'][b, l], 100, '.1f')}"
+        lines.append(f"{batch:5d} {comparison.lrs[l]:5.2f} {updates.mean():8.0f} "
+                     f"{epochs.mean():7.1f}  {spread(m['train_loss'][b, l])} "
+                     f"{spread(m['test_accuracy'][b, l], 100, '.1f')}"
                      + (f" {top.mean():5.2f}" if np.isfinite(top).all() else ""))
     return "\n".join(lines)
 

@@ -158,8 +158,9 @@ def rate(lr: float, momentum: float, curvature) -> np.ndarray:
 
 def optimal_heavy_ball(L: float, lam_min: float) -> tuple:
     """Polyak's tuning for curvatures in ``[lam_min, L]``, ``kappa = L / lam_min``:
-    ``lr = 4 / (sqrt(L) + sqrt(lam_min))^2``, ``momentum = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2``.
-    Every eigen-direction then converges at ``sqrt(momentum) = (sqrt(kappa) - 1) / (sqrt(kappa) + 1)``."""
+    ``lr = 4 / (sqrt(L) + sqrt(lam_min))^2`` and
+    ``momentum = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2``. Every eigen-direction then
+    converges at ``sqrt(momentum) = (sqrt(kappa) - 1) / (sqrt(kappa) + 1)``."""
     if not 0 < lam_min <= L:
         raise ValueError(f"Invalid curvatures: need 0 < lam_min <= L, got lam_min={lam_min}, L={L}")
     lr = 4.0 / (np.sqrt(L) + np.sqrt(lam_min)) ** 2
