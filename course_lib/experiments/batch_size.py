@@ -12,10 +12,13 @@ numbers up to float32 rounding.
 * :func:`batch_critical_point`: at a critical point of one batch's loss, the other batches'
   gradients are far from zero;
 * :func:`train_torch`, :func:`train_mxnet`: training runs (:class:`Run`);
-* :func:`sharpness`: the top Hessian eigenvalue (:func:`course_lib.hessian.top_eigenvalues`)
-  and Keskar et al.'s epsilon-sharpness (:func:`course_lib.landscape.sharpness`);
+* :func:`top_eigenvalue` (:func:`course_lib.hessian.top_eigenvalues`) and
+  :func:`eps_sharpness`, Keskar et al.'s epsilon-sharpness (:func:`course_lib.landscape.sharpness`);
 * :func:`interpolation`: loss and accuracy on the line between two solutions
   (:func:`course_lib.landscape.interpolate`), Keskar et al.'s Figure 3 in miniature.
+
+The controlled comparison of batch sizes (tuned learning rates, three budgets, many seeds)
+is :mod:`course_lib.experiments.batch_comparison`.
 """
 from __future__ import annotations
 
@@ -30,8 +33,9 @@ from course_lib.data import batches, digits
 
 __all__ = [
     "load", "torch_net", "torch_to_mxnet", "gpu_available", "time_per_update", "gradient_noise",
-    "batch_critical_point", "noise_theory", "squared_error", "Sweep", "sharpness_sweep", "Run", "train_torch", "train_mxnet", "accuracy", "sharpness", "interpolation",
-    "draw_noise", "draw_interpolation",
+    "batch_critical_point", "noise_theory", "squared_error", "Run", "train_torch", "train_mxnet",
+    "accuracy", "top_eigenvalue", "eps_sharpness", "interpolation", "draw_noise",
+    "draw_interpolation",
 ]
 
 
@@ -219,8 +223,12 @@ def gradient_noise(model, x, y, batch_sizes: Sequence[int], samples: int = 200, 
     rng = np.random.default_rng(seed)
     mse, cosine = [], []
     for b in batch_sizes:
-        idx = torch.as_tensor(np.stack([rng.choice(n, int(b), replace=False) for _ in range(samples)]))
-        g_b = g_i[idx].mean(dim=1)                                                   # (samples, n)
+        # g_B = S g_i with S[k, i] = 1/B for the B examples of batch k: a product instead of
+        # a (samples, B, n) gathered copy, which at B = 1024 would take 2 GB
+        select = torch.zeros(samples, n, dtype=g_i.dtype)
+        for k in range(samples):
+            select[k, torch.as_tensor(rng.choice(n, int(b), replace=False))] = 1.0 / int(b)
+        g_b = select @ g_i                                                           # (samples, n)
         mse.append(float(((g_b - g) ** 2).sum(dim=1).mean()))
         cosine.append(float(torch.nn.functional.cosine_similarity(g_b, g[None], dim=1).mean()))
     return {"batch_sizes": np.asarray(batch_sizes), "mse": np.array(mse), "cosine": np.array(cosine),
@@ -422,61 +430,35 @@ def train_mxnet(split, batch_size: int, epochs: int | None = None, updates: int 
 
 
 # --------------------------------------------------------------------------- sharpness
-def sharpness(model, split, epsilon: float = 1e-2, maxiter: int = 10, seed: int = 0) -> dict:
-    """Two sharpness measures of ``model`` at its weights, on the whole training set (float64):
-    ``top_eigenvalue`` :math:`\\lambda_{max}` of the Hessian of the training loss, and
-    ``eps_sharpness``, Keskar et al.'s :math:`\\epsilon`-sharpness in percent (largest relative
-    loss increase in the box :math:`|\\delta_i| \\le \\epsilon(|\\theta_i|+1)`)."""
+def top_eigenvalue(model, split, tol: float = 1e-3, seed: int = 0) -> float:
+    """:math:`\\lambda_{max}`, the largest eigenvalue of the Hessian of the training loss
+    (:func:`squared_error` on the whole training set, float64) at the model's weights, by
+    Lanczos on Hessian-vector products (:func:`course_lib.hessian.top_eigenvalues`)."""
     import copy
 
     import torch
-    from course_lib import hessian, landscape
+    from course_lib import hessian
 
     m = copy.deepcopy(model).double().cpu()
     data = (torch.as_tensor(split.x_train, dtype=torch.float64), torch.as_tensor(split.y_train))
     with _one_thread():
-        top = hessian.top_eigenvalues(m, squared_error, data, k=1, tol=1e-3, seed=seed).values[0]
-        eps = landscape.sharpness(m, squared_error, data, epsilon=epsilon, maxiter=maxiter, seed=seed)
-    return {"top_eigenvalue": float(top), "eps_sharpness": float(eps)}
+        return float(hessian.top_eigenvalues(m, squared_error, data, k=1, tol=tol, seed=seed).values[0])
 
 
-class Sweep(NamedTuple):
-    """Result of :func:`sharpness_sweep`: arrays of shape (seeds, batch sizes) of the final
-    ``train_loss``, ``train_accuracy``, ``test_accuracy``, ``top_eigenvalue`` and
-    ``eps_sharpness``; ``models`` the runs of the first seed (one torch model per batch size)."""
+def eps_sharpness(model, split, epsilon: float = 1e-2, maxiter: int = 10, seed: int = 0) -> float:
+    """Keskar et al.'s :math:`\\epsilon`-sharpness in percent, on the whole training set
+    (float64): the largest relative loss increase in the box
+    :math:`|\\delta_i| \\le \\epsilon(|\\theta_i|+1)` (:func:`course_lib.landscape.sharpness`)."""
+    import copy
 
-    batch_sizes: np.ndarray
-    seeds: np.ndarray
-    train_loss: np.ndarray
-    train_accuracy: np.ndarray
-    test_accuracy: np.ndarray
-    top_eigenvalue: np.ndarray
-    eps_sharpness: np.ndarray
-    models: list
+    import torch
+    from course_lib import landscape
 
-
-def sharpness_sweep(split, batch_sizes: Sequence[int], updates: int, seeds: Sequence[int] = (0, 1, 2),
-                    lr: float = 0.3, epsilon: float = 1e-2, progress: bool = False) -> Sweep:
-    """Train every batch size for the same number of ``updates`` with every seed
-    (:func:`train_torch`, same learning rate) and measure the :func:`sharpness` of each
-    solution. Runs of one seed share their starting weights."""
-    keys = ("train_loss", "train_accuracy", "test_accuracy", "top_eigenvalue", "eps_sharpness")
-    out = {k: np.empty((len(seeds), len(batch_sizes))) for k in keys}
-    models = []
-    jobs = [(i, j) for i in range(len(seeds)) for j in range(len(batch_sizes))]
-    if progress:
-        jobs = config.progress(jobs, desc="sharpness sweep")
-    for i, j in jobs:
-        run = train_torch(split, batch_sizes[j], updates=updates, lr=lr, seed=seeds[i])
-        sharp = sharpness(run.model, split, epsilon=epsilon)
-        out["train_loss"][i, j] = run.train_loss[-1]
-        out["train_accuracy"][i, j] = run.train_accuracy[-1]
-        out["test_accuracy"][i, j] = run.test_accuracy[-1]
-        out["top_eigenvalue"][i, j] = sharp["top_eigenvalue"]
-        out["eps_sharpness"][i, j] = sharp["eps_sharpness"]
-        if i == 0:
-            models.append(run.model)
-    return Sweep(np.asarray(batch_sizes), np.asarray(seeds), models=models, **out)
+    m = copy.deepcopy(model).double().cpu()
+    data = (torch.as_tensor(split.x_train, dtype=torch.float64), torch.as_tensor(split.y_train))
+    with _one_thread():
+        return float(landscape.sharpness(m, squared_error, data, epsilon=epsilon, maxiter=maxiter,
+                                         seed=seed))
 
 
 def interpolation(model_a, model_b, split, alphas=None) -> dict:

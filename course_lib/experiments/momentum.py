@@ -19,8 +19,11 @@ from course_lib.surfaces import Surface, quadratic
 __all__ = [
     "ema_weights", "effective_window", "rule_buffers", "unrolled_sum",
     "velocity_from_trajectory", "buffer_response", "stable_lr_limit", "steps_to_tolerance",
+    "heavy_ball_matrix", "rate", "optimal_heavy_ball", "tuned_gd", "eigen_errors",
+    "scalar_recurrence", "METHODS", "steps_vs_condition", "fit_slope", "measured_rate",
     "regression_lr_bound", "regression_torch", "regression_mxnet", "REGRESSION",
-    "playground_surfaces", "draw_playground", "draw_ema_weights",
+    "playground_surfaces", "draw_playground", "draw_ema_weights", "draw_rates",
+    "draw_condition", "draw_beta",
 ]
 
 
@@ -135,6 +138,97 @@ def stable_lr_limit(rule: str, surface: Surface, start, low: float, high: float,
         mid = 0.5 * (low + high)
         low, high = (mid, high) if _stable(rule, surface, start, mid, steps, hyper) else (low, mid)
     return 0.5 * (low + high)
+
+
+# ------------------------------------------------- momentum at its best: the rate
+def heavy_ball_matrix(lr: float, momentum: float, curvature: float) -> np.ndarray:
+    """The 2x2 matrix of heavy ball along one eigen-direction of curvature ``lambda``:
+    ``(z_{t+1}, z_t) = M (z_t, z_{t-1})`` with ``M = [[1 + mu - lr lambda, -mu], [1, 0]]``."""
+    return np.array([[1.0 + momentum - lr * curvature, -momentum], [1.0, 0.0]])
+
+
+def rate(lr: float, momentum: float, curvature) -> np.ndarray:
+    """Spectral radius of :func:`heavy_ball_matrix` for each curvature: the factor by which
+    the error along that eigen-direction shrinks per step, asymptotically. With
+    ``momentum = 0`` it is gradient descent's ``|1 - lr lambda|``."""
+    lams = np.atleast_1d(np.asarray(curvature, dtype=float))
+    return np.array([np.abs(np.linalg.eigvals(heavy_ball_matrix(lr, momentum, lam))).max()
+                     for lam in lams])
+
+
+def optimal_heavy_ball(L: float, lam_min: float) -> tuple:
+    """Polyak's tuning for curvatures in ``[lam_min, L]``, ``kappa = L / lam_min``:
+    ``lr = 4 / (sqrt(L) + sqrt(lam_min))^2`` and
+    ``momentum = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2``. Every eigen-direction then
+    converges at ``sqrt(momentum) = (sqrt(kappa) - 1) / (sqrt(kappa) + 1)``."""
+    if not 0 < lam_min <= L:
+        raise ValueError(f"Invalid curvatures: need 0 < lam_min <= L, got lam_min={lam_min}, L={L}")
+    lr = 4.0 / (np.sqrt(L) + np.sqrt(lam_min)) ** 2
+    momentum = ((np.sqrt(L) - np.sqrt(lam_min)) / (np.sqrt(L) + np.sqrt(lam_min))) ** 2
+    return float(lr), float(momentum)
+
+
+def tuned_gd(L: float, lam_min: float) -> float:
+    """Gradient descent's best constant rate ``2 / (L + lam_min)``: the factor
+    ``|1 - lr lambda|`` is then ``(kappa - 1) / (kappa + 1)`` at both ends of the spectrum."""
+    if not 0 < lam_min <= L:
+        raise ValueError(f"Invalid curvatures: need 0 < lam_min <= L, got lam_min={lam_min}, L={L}")
+    return 2.0 / (L + lam_min)
+
+
+def eigen_errors(result: descent.Result, surface) -> np.ndarray:
+    """Coordinates of the error ``x_t - x*`` of the first start along the eigenvectors of the
+    quadratic ``surface`` (columns ordered by increasing curvature): shape (steps + 1, 2)."""
+    _, vectors = np.linalg.eigh(surface.A)
+    return (result.trajectory[:, 0] - surface.minima[0]) @ vectors
+
+
+def scalar_recurrence(z0: float, lr: float, momentum: float, curvature: float,
+                      steps: int) -> np.ndarray:
+    """``z_{t+1} = (1 + mu - lr lambda) z_t - mu z_{t-1}``, ``z_1 = (1 - lr lambda) z_0``:
+    heavy ball along one eigen-direction on its own (the first step has no velocity yet)."""
+    z = [float(z0), (1.0 - lr * curvature) * z0]
+    for _ in range(steps - 1):
+        z.append((1.0 + momentum - lr * curvature) * z[-1] - momentum * z[-2])
+    return np.array(z[:steps + 1])
+
+
+#: The three methods of the comparison: curvatures (L, lam_min) -> (rule, hyperparameters).
+METHODS = {
+    "gradient descent, lr 2/(L+lam_min)": lambda L, lam: ("sgd", {"lr": tuned_gd(L, lam)}),
+    "heavy ball, lr 1/L, momentum 0.9": lambda L, lam: ("momentum", {"lr": 1 / L, "momentum": 0.9}),
+    "heavy ball, Polyak's lr and momentum": lambda L, lam: (
+        "momentum", dict(zip(("lr", "momentum"), optimal_heavy_ball(L, lam)))),
+}
+
+
+def steps_vs_condition(conditions, start, tol: float = 1e-4, angle: float = np.pi / 6) -> dict:
+    """Steps to get within ``tol`` of the minimum (and stay) for each method of
+    :data:`METHODS` on :func:`course_lib.surfaces.quadratic` of each condition number
+    (runs of ``8 kappa + 1000`` steps: tuned gradient descent needs about
+    ``kappa/2 log(|e_0|/tol)``; -1 where a method does not get there)."""
+    out = {}
+    for name, method in METHODS.items():
+        steps = []
+        for kappa in conditions:
+            q = quadratic(condition=float(kappa), angle=angle)
+            rule, hyper = method(q.L, q.mu)
+            steps.append(steps_to_tolerance(rule, q, start, steps=int(8 * kappa) + 1000, tol=tol,
+                                            **hyper))
+        out[name] = np.array(steps)
+    return out
+
+
+def fit_slope(conditions, steps) -> float:
+    """Least-squares slope of ``log(steps)`` against ``log(kappa)``."""
+    return float(np.polyfit(np.log(conditions), np.log(steps), 1)[0])
+
+
+def measured_rate(errors: np.ndarray, window: int = 20) -> float:
+    """The error's contraction per step over the last ``window`` steps of ``errors`` (shape
+    (steps + 1, d)): ``(|e_T| / |e_{T - window}|)^(1 / window)``, peak to peak."""
+    norms = np.linalg.norm(np.atleast_2d(errors.T).T, axis=-1)
+    return float((norms[-window:].max() / norms[-2 * window:-window].max()) ** (1.0 / window))
 
 
 # ------------------------------------------------------------ the regression problem
@@ -289,4 +383,129 @@ def draw_ema_weights(gamma: float, steps: int = 60):
     ax.set_title(f"EMA weights for gamma = {gamma:g}")
     ax.legend(fontsize="small")
     fig.tight_layout()
+    return fig
+
+
+def _spectrum_panel(ax, q, methods: dict):
+    """Rate per eigen-direction against its curvature (log x) for ``methods``:
+    name -> (lr, momentum, style)."""
+    lams = np.geomspace(q.mu, q.L, 200)
+    for name, (lr, beta, style) in methods.items():
+        ax.semilogx(lams / q.L, rate(lr, beta, lams), style, label=name)
+        ax.plot([q.mu / q.L, 1.0], rate(lr, beta, [q.mu, q.L]), "o", color=ax.lines[-1].get_color())
+    ax.set_xlabel("curvature of the eigen-direction, lambda / L")
+    ax.set_ylabel("rate: error factor per step")
+    ax.set_ylim(0, 1.05)
+    ax.grid(True, which="both", alpha=0.3)
+
+
+def _errors_panel(ax, q, start, steps, methods: dict):
+    """|error| along the flattest (solid) and steepest (dashed) eigen-direction per step."""
+    for name, (lr, beta, _) in methods.items():
+        rule, hyper = ("sgd", {}) if beta == 0 else ("momentum", {"momentum": beta})
+        z = np.abs(eigen_errors(descent.run(rule, q, start, steps, lr=lr, **hyper), q))
+        line, = ax.semilogy(z[:, 0], "-", lw=1.2)
+        ax.semilogy(z[:, 1], "--", lw=1, color=line.get_color())
+    ax.plot([], [], "k-", label="flattest direction (lam_min)")
+    ax.plot([], [], "k--", label="steepest direction (L)")
+    ax.set_ylim(1e-8, 10)
+    ax.set_xlabel("step")
+    ax.set_ylabel("|error| along the direction")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small", loc="lower left")
+
+
+def _three(q) -> dict:
+    lr, beta = optimal_heavy_ball(q.L, q.mu)
+    return {"gradient descent, lr 2/(L+lam_min)": (tuned_gd(q.L, q.mu), 0.0, "-"),
+            "heavy ball, lr 1/L, momentum 0.9": (1 / q.L, 0.9, "-"),
+            f"heavy ball, Polyak: lr = {lr * q.L:.2f}/L, momentum {beta:.3f}": (lr, beta, "-")}
+
+
+def draw_rates(q, start, steps: int = 200, axes=None):
+    """Left: the rate of each eigen-direction against its curvature, for tuned gradient
+    descent, the chapter's heavy ball and Polyak's (dots: the quadratic's two directions);
+    right: the error along the flattest and the steepest direction per step."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 4))
+    methods = _three(q)
+    _spectrum_panel(axes[0], q, methods)
+    axes[0].legend(fontsize="small", loc="lower left")
+    axes[0].set_title(f"condition number {q.condition:g}")
+    _errors_panel(axes[1], q, np.asarray(start, float).reshape(1, 2), steps, methods)
+    axes[1].set_title("error per eigen-direction (colours as left)")
+    return axes
+
+
+def draw_condition(conditions, steps: dict, start, tol: float, ax=None):
+    """Measured steps to tolerance against the condition number (log-log), each method with
+    its fitted slope, and the prediction ``log(|e_0| / tol) / log(1 / rate)`` dotted."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.2))
+    kappas = np.asarray(conditions, float)
+    e0 = float(np.linalg.norm(start))
+    for (name, measured), method in zip(steps.items(), METHODS.values()):
+        line, = ax.loglog(kappas, measured, "o-", label=f"{name}: slope {fit_slope(kappas, measured):.2f}")
+        grid = np.geomspace(kappas.min(), kappas.max(), 30)
+        worst = []
+        for kappa in grid:
+            q = quadratic(condition=kappa)
+            rule, hyper = method(q.L, q.mu)
+            worst.append(rate(hyper["lr"], hyper.get("momentum", 0.0), [q.mu, q.L]).max())
+        ax.loglog(grid, np.log(e0 / tol) / -np.log(worst), ":", color=line.get_color())
+    ax.plot([], [], "k:", label="log(|e0|/tol) / log(1/rate)")
+    ax.set_xlabel("condition number kappa = L / lam_min")
+    ax.set_ylabel(f"steps to within {tol:g} of the minimum")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def draw_beta(momentum: float, condition: float = 100.0, start=(-2.5, 1.5), steps: int = 150):
+    """The chapter's momentum playground: for a given ``momentum`` mu, the learning rate
+    ``(1 + sqrt(mu))^2 / L`` that puts the steepest curvature L on the upper edge of the band
+    of complex roots (at Polyak's mu it is Polyak's rate). Left, the rate per eigen-direction
+    (grey: Polyak's tuning); right, the error along the flattest and steepest direction.
+    (Log scales are drawn as log10 on linear axes with fixed ticks: matplotlib's log-axis
+    tick search would make each of the static page's frames several times slower.)"""
+    import matplotlib.pyplot as plt
+
+    q = quadratic(condition=condition, angle=np.pi / 6)
+    best_lr, best = optimal_heavy_ball(q.L, q.mu)
+    lr = (1 + np.sqrt(momentum)) ** 2 / q.L
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
+    x = np.linspace(np.log10(q.mu / q.L), 0, 120)
+    for eta, beta, color, label in ((best_lr, best, "0.6", f"Polyak: momentum {best:.3f}"),
+                                    (lr, momentum, "C1", f"momentum {momentum:.3g}")):
+        left.plot(x, rate(eta, beta, q.L * 10 ** x), color=color, label=label)
+        left.plot([x[0], 0], rate(eta, beta, [q.mu, q.L]), "o", color=color)
+    left.set_xticks([-2, -1, 0], ["0.01", "0.1", "1"])
+    left.set_ylim(0, 1.05)
+    left.set_xlabel("curvature of the eigen-direction, lambda / L")
+    left.set_ylabel("rate: error factor per step")
+    worst = rate(lr, momentum, [q.mu, q.L]).max()
+    left.set_title(f"lr = {lr * q.L:.2f}/L, momentum {momentum:.3g}: worst rate {worst:.3f}",
+                   fontsize=10)
+    left.legend(fontsize="small", loc="lower left")
+    rule, hyper = ("sgd", {}) if momentum == 0 else ("momentum", {"momentum": momentum})
+    run = descent.run(rule, q, np.asarray(start, float).reshape(1, 2), steps, lr=lr, **hyper)
+    z = np.log10(np.maximum(np.abs(eigen_errors(run, q)), 1e-300))
+    right.plot(z[:, 0], "-", color="C1", label="flattest direction (lam_min)")
+    right.plot(z[:, 1], "--", color="C1", label="steepest direction (L)")
+    right.plot(np.log10(np.linalg.norm(start)) + np.arange(steps + 1) * np.log10(worst), ":",
+               color="k", label="|e0| x worst rate^t")
+    right.set_ylim(-8, 1)
+    right.set_yticks([-8, -6, -4, -2, 0], ["1e-8", "1e-6", "1e-4", "0.01", "1"])
+    right.set_xlabel("step")
+    right.set_ylabel("|error| along the direction")
+    done = run.steps_to(1e-4)[0]
+    right.set_title(f"{done if done >= 0 else 'not'} steps to within 1e-4", fontsize=10)
+    for axis in (left, right):
+        axis.grid(True, alpha=0.3)
+    right.legend(fontsize="small", loc="lower left")
     return fig
