@@ -42,7 +42,6 @@ Example
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -473,7 +472,7 @@ def _adam_update(param, grad, state, ops, lr, betas=(0.9, 0.999), eps=1e-8,
         exp_avg_sq = ops.maximum_(state["max_exp_avg_sq"], exp_avg_sq)
     if bias_correction:
         correction1 = 1 - beta1 ** t
-        correction2_sqrt = math.sqrt(1 - beta2 ** t)
+        correction2_sqrt = (1 - beta2 ** t) ** 0.5  # also a tensor t (compiled path)
     else:
         correction1 = correction2_sqrt = 1.0
     # m_hat / (sqrt(v_hat) + eps) == (c2 / c1) m / (sqrt(v) + eps c2) with c2 = sqrt(1-beta2^t):

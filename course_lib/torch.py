@@ -44,7 +44,7 @@ import torch
 from . import rules as _rules
 
 __all__ = ["device", "one_thread", "TENSOR", "TENSOR_LIST", "RuleOptimizer", "SGD", "Adagrad",
-           "RMSprop", "Adam", "AdamW", "Adadelta"]
+           "RMSprop", "Adam", "AdamW", "Adadelta", "compiled"]
 
 
 @contextlib.contextmanager
@@ -358,17 +358,22 @@ class RuleOptimizer(torch.optim.Optimizer):
             hyper = {k: _scalar(v) for k, v in hyper.items()}
             self._init_state(rule, hyper, [p for p in params if not self.state[p]],
                              on_device=group.get("capturable", False))
-            maximize = group.get("maximize", False)
-            if group.get("foreach") is False:
-                for p in params:
-                    self._update(rule, hyper, [p], maximize, TENSOR)
-            else:
-                for batch in self._batches(params):
-                    if batch[0].device.type == "cpu":
-                        self._update_in_units(rule, hyper, batch, maximize)
-                    else:
-                        self._update(rule, hyper, batch, maximize, TENSOR_LIST)
+            self._update_group(rule, hyper, params, group)
         return loss
+
+    def _update_group(self, rule, hyper, params, group):
+        """One group's update: one tensor at a time (``foreach=False``), else in batches
+        of parameters that share device, real dtype and step count."""
+        maximize = group.get("maximize", False)
+        if group.get("foreach") is False:
+            for p in params:
+                self._update(rule, hyper, [p], maximize, TENSOR)
+            return
+        for batch in self._batches(params):
+            if batch[0].device.type == "cpu":
+                self._update_in_units(rule, hyper, batch, maximize)
+            else:
+                self._update(rule, hyper, batch, maximize, TENSOR_LIST)
 
     #: Elements per work unit on the CPU (see :meth:`_update_in_units`).
     unit_size = 1 << 20
@@ -595,3 +600,6 @@ class Adadelta(RuleOptimizer):
 
     def rule_for(self, group):
         return _rules.adadelta, {k: group[k] for k in _rules.adadelta.defaults}
+
+
+from .torch_compiled import compiled  # noqa: E402  (it builds on the classes above)
