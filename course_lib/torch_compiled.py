@@ -76,6 +76,10 @@ class CompiledOps(_ct.TensorOps):
     def lerp_(x, y, weight):
         return x.add_((y - x) * weight)
 
+    @staticmethod
+    def maximum_(x, y):
+        return x.copy_(torch.maximum(x, y))  # dynamo refuses out= on a non-contiguous x
+
 
 #: The ops vocabulary the compiled graphs trace the rules with.
 COMPILED = CompiledOps()

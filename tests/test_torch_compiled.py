@@ -32,7 +32,8 @@ CASES = [(n, label, kw, dtype) for n, label, kw in OPTION_CASES
 
 
 def _runs(name, kwargs, dtype, scheduler=None):
-    """Trajectories (20 steps) and optimizers: compiled, eager course_lib, torch.optim."""
+    """Trajectories (20 steps) and optimizers: compiled, eager course_lib, torch.optim. A
+    fallback to eager (its RuntimeWarning) is an error here: the graph must have run."""
     problem = _complex_problem(dtype)
     out = []
     for cls in (ct.compiled(getattr(ct, name)), getattr(ct, name), getattr(torch.optim, name)):
@@ -40,7 +41,10 @@ def _runs(name, kwargs, dtype, scheduler=None):
         opt = cls(_two_groups(params, kwargs), **kwargs)
         if scheduler is not None:
             opt = _Scheduled(opt, scheduler(opt))
-        out.append((_trajectory(opt, params, problem, kwargs), opt))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*torch.compile failed",
+                                    category=RuntimeWarning)
+            out.append((_trajectory(opt, params, problem, kwargs), opt))
     return out, _real_flat(problem[0])
 
 
