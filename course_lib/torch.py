@@ -606,4 +606,9 @@ class Adadelta(RuleOptimizer):
         return _rules.adadelta, {k: group[k] for k in _rules.adadelta.defaults}
 
 
-from .torch_compiled import compiled  # noqa: E402  (it builds on the classes above)
+
+def compiled(optimizer: type) -> type:
+    """``optimizer`` (a class of this module) with its rule run through ``torch.compile``:
+    see :func:`course_lib.torch_compiled.compiled`."""
+    from .torch_compiled import compiled as twin  # imported here: it builds on this module
+    return twin(optimizer)
