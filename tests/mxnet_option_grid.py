@@ -11,10 +11,19 @@ none at the third step).
 
 Agreement is MXNet's test criterion ``|ours - theirs| <= atol + rtol |theirs|`` on the
 weights; with float16 weights and ``multi_precision``, on the float32 master copies too.
+
+``python tests/mxnet_option_grid.py OUT.json`` runs the whole grid and writes one summary
+per configuration (:func:`summary`); tests/test_mxnet_optim.py runs it so, in a child
+process with MXNet's NaiveEngine (every operator in the calling thread: the same kernels,
+without the threaded engine's hand-offs, which on a busy 2-core machine tripled the wall
+time of these thousands of tiny updates).
 """
 from __future__ import annotations
 
 import itertools
+import json
+import sys
+import time
 from typing import NamedTuple
 
 import numpy as np
@@ -156,10 +165,10 @@ def _data(config, seed):
     return weight, grads
 
 
-def _master(optimizer, state):
+def _master(config, optimizer, state):
     """The float32 master copy in a multi-precision state, or None (MXNet's SGD and NAG
     keep it second, the Optimizer base class, which ours use, first)."""
-    if not isinstance(state, (tuple, list)):
+    if config.dtype != np.float16 or not config.kwargs.get("multi_precision"):
         return None
     return state[1] if isinstance(optimizer, (mx.optimizer.SGD, mx.optimizer.NAG)) else state[0]
 
@@ -178,7 +187,7 @@ def run(config, seed):
         for o, w, s, trajectory in zip(optimizers, weights, states, out):
             # MXNet's AdaDelta scales the gradient it is given in place: each gets a copy
             o.update_multi_precision(0, w, g.copy() if config.test == "adadelta" else g, s)
-            master = _master(o, s)
+            master = _master(config, o, s)
             trajectory.append((w.asnumpy().astype(np.float64),
                                None if master is None else master.asnumpy().astype(np.float64)))
     return out
@@ -193,3 +202,37 @@ def float16_ulps(got, expected):
     """The largest distance between two float16 arrays in units in the last place."""
     a, b = got.astype(np.float16), expected.astype(np.float16)
     return float(np.max(np.abs(a.astype(np.float64) - b) / np.spacing(np.abs(b))))
+
+
+def summary(config, seed):
+    """What a test needs of one configuration: the largest error ratios over the 5 updates,
+    on the weights and on the float32 master copies (0 where there are none), and the
+    largest distance of float16 weights in float16 ulps."""
+    theirs, ours = run(config, seed)
+    masters = [error(config, o[1], t[1]) for o, t in zip(ours, theirs) if t[1] is not None]
+    return {"test": config.test, "kwargs": config.kwargs, "dtype": config.dtype.__name__,
+            "w_stype": config.w_stype, "g_stype": config.g_stype,
+            "weights": max(error(config, o[0], t[0]) for o, t in zip(ours, theirs)),
+            "masters": max(masters, default=0.0),
+            "float16_ulps": (max(float16_ulps(o[0], t[0]) for o, t in zip(ours, theirs))
+                             if config.dtype == np.float16 else None)}
+
+
+def main(path):
+    """Run every configuration (seed: its index within its MXNet test function) and write
+    the summaries and the CPU seconds taken to ``path`` as JSON."""
+    start = time.process_time()
+    seeds = {}
+    out = []
+    for config in configs():
+        seed = seeds[config.test] = seeds.get(config.test, -1) + 1
+        out.append(summary(config, seed))
+    with open(path, "w") as f:
+        json.dump({"configs": out, "cpu_seconds": time.process_time() - start}, f)
+
+
+if __name__ == "__main__":
+    import warnings
+
+    warnings.simplefilter("ignore")  # MXNet's float16 and lazy-update notices
+    main(sys.argv[1])
