@@ -663,8 +663,9 @@ class AdamW(Adam):
     learning rate ``lr = alpha eta_t`` (``learning_rate``, ``lr_scheduler``, ``lr_mult``), so
     ``wd = lambda / alpha``; a schedule still scales decay and step together, as ``eta_t``
     does. The paper's normalized decay, ``lambda = lambda_norm sqrt(b / (B T))`` (batch size
-    ``b``, ``B`` training points, ``T`` epochs), is left to the caller. MXNet 1.9 has no AdamW optimizer; its operator ``contrib.adamw_update``
-    follows the paper's form (``wd`` there is ``lambda``).
+    ``b``, ``B`` training points, ``T`` epochs), is left to the caller. MXNet 1.9 has no
+    AdamW optimizer; its operator ``contrib.adamw_update`` follows the paper's form (``wd``
+    there is ``lambda``).
     """
 
     decay_before_clip = False
