@@ -8,25 +8,54 @@ the formula a chapter shows is the formula Gluon runs::
     trainer = gluon.Trainer(net.collect_params(), "course_adam", {"learning_rate": 1e-3})
 
 They take MXNet's argument names (``learning_rate``, ``wd``, ``rescale_grad``,
-``clip_gradient``, ``lr_scheduler``, ``beta1``, ``epsilon``, ...) and are registered under
-``course_sgd``, ``course_adagrad``, ``course_rmsprop``, ``course_adam`` and
+``clip_gradient``, ``lr_scheduler``, ``beta1``, ``epsilon``, ``lazy_update``,
+``clip_weights``, ...) and are registered under ``course_sgd``, ``course_nag``,
+``course_adagrad``, ``course_rmsprop``, ``course_adam``, ``course_adamw`` and
 ``course_adadelta`` (MXNet's own ``sgd``, ``adam``, ... stay untouched).
 
-Where MXNet's built-in optimizers define a formula differently, ours follow the rules
-(the papers' and torch.optim's conventions):
+**Conventions.** Where MXNet's built-in optimizers write a formula differently from the
+papers and torch.optim, the keyword ``conventions`` chooses; both are the same rule of
+:mod:`course_lib.rules`, with one of its parameters switched:
 
-* **Adam**: MXNet folds the bias correction into the learning rate,
-  ``lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)`` and keeps ``eps`` as given, which
-  amounts to using ``eps / sqrt(1 - beta2^t)`` in the bias-corrected formula (a larger
-  ``eps`` early on). Ours divides by ``sqrt(v_hat) + eps`` exactly, as Kingma & Ba write it.
-* **SGD with momentum**: MXNet keeps ``v <- mu v - lr g``; ``w <- w + v`` (the learning rate
-  inside the buffer); ours keeps ``v <- mu v + g``; ``w <- w - lr v`` (torch). The two agree
-  while the learning rate is constant and differ when a schedule changes it.
-* **Adagrad, RMSProp, AdaDelta**: MXNet puts ``eps`` inside the square root
-  (``sqrt(s + eps)``) for Adagrad and RMSProp; ours adds it outside (``sqrt(s) + eps``),
-  with torch's defaults. MXNet's AdaDelta has no learning rate; ours has
-  ``learning_rate=1.0``, which is the same thing.
-* **Weight decay** ``wd`` is coupled L2 (``g <- g + wd w``) everywhere, as in MXNet.
+=============  ===========================================  ===============================
+optimizer      ``conventions="course"`` (default, torch's)  ``conventions="mxnet"``
+=============  ===========================================  ===============================
+SGD momentum,  ``v <- mu v + g``; ``w <- w - lr v``         ``v <- mu v + lr g``;
+NAG                                                         ``w <- w - v`` (``lr_in_buffer``)
+Adam           ``lr m_hat / (sqrt(v_hat) + eps)``           ``lr_t m / (sqrt(v) + eps)``,
+                                                            ``lr_t = lr sqrt(1-beta2^t) /
+                                                            (1-beta1^t)``
+                                                            (``bias_correction_in_lr``)
+Adagrad        ``g / (sqrt(s) + eps)``, eps 1e-10,          ``g / sqrt(s + eps)``, eps 1e-7,
+               ``g + wd w``                                 ``w <- w - lr wd w``
+RMSProp        ``g / (sqrt(s) + eps)``; momentum gamma2:    ``g / sqrt(s + eps)``; gamma2
+               ``b <- gamma2 b + g / (...)``,               only when centered,
+               ``w <- w - lr b``; lr 0.01, gamma1 0.99,     ``b <- gamma2 b + lr g / (...)``,
+               gamma2 0                                     ``w <- w - b``; lr 0.001,
+                                                            gamma1 0.9, gamma2 0.9
+AdaDelta       ``w <- w - lr d``, ``g + wd w``, eps 1e-6    ``w <- w - d - wd w`` (no learning
+                                                            rate), eps 1e-5
+=============  ===========================================  ===============================
+
+The momentum buffers agree while the learning rate is constant and differ when a schedule
+changes it; Adam's amount to ``eps / sqrt(1 - beta2^t)`` in place of ``eps`` (Kingma & Ba's
+cheaper ordering). With ``conventions="mxnet"`` a Gluon script can replace ``"adam"`` by
+``"course_adam"`` (and so on) and train the same weights: tests/test_mxnet_optim.py runs
+MXNet 1.9.1's own optimizer test grid (5184 configurations) against the built-ins. Two
+differences remain. MXNet's ``nag`` kernel reads the weight it has just overwritten for the
+momentum's weight decay (``wd * w_{t+1}`` where its documentation and ours have
+``wd * w_t``); and MXNet hands hyperparameters to its kernels as float32 (``1 - beta2`` off
+by 1e-5 relative), ours stay in double.
+
+**Both conventions** follow MXNet where torch has nothing to say: the gradient is
+``clip(rescale_grad * grad)`` (Adam and RMSProp: ``clip(rescale_grad * grad + wd * w)``,
+MXNet clips the sum); ``clip_weights`` (RMSProp) clips the weights after each step; and a
+``row_sparse`` gradient (an ``Embedding`` with ``sparse_grad=True``) is applied lazily
+where MXNet's is: with ``lazy_update=True`` (the default of SGD, Adam, Adagrad) only the rows
+present in the gradient change, their state and weight decay included, while
+``lazy_update=False``, RMSProp, AdaDelta and NAG with momentum treat it as a dense gradient
+with zero rows. Sparse weights are updated through a dense copy, as MXNet's storage
+fallback does.
 
 **Complex parameters.** MXNet has no complex NDArray (``mx.nd.array`` of a complex numpy
 array keeps only the real part, with numpy's ``ComplexWarning``; a complex ``dtype`` is
@@ -49,14 +78,15 @@ at the first update on the CPU.
 from __future__ import annotations
 
 import ctypes
+import warnings
 
 import mxnet as mx
 import numpy as np
 
 from . import rules as _rules
 
-__all__ = ["mx", "context", "NDARRAY", "RuleOptimizer", "SGD", "Adagrad", "RMSProp", "Adam",
-           "AdaDelta"]
+__all__ = ["mx", "context", "NDARRAY", "RuleOptimizer", "SGD", "NAG", "Adagrad", "RMSProp",
+           "Adam", "AdamW", "AdaDelta"]
 
 
 def context() -> "mx.Context":
@@ -160,7 +190,14 @@ class RuleOptimizer(mx.optimizer.Optimizer):
     ``weight_decay``) are fixed at construction; the learning rate comes from MXNet
     (``learning_rate``, ``lr_scheduler``, ``lr_mult``) and the weight decay from ``wd`` and
     ``wd_mult`` at every step. The gradient is first multiplied by ``rescale_grad`` (the
-    Trainer sets ``1 / batch_size``) and clipped to ``[-clip_gradient, clip_gradient]``.
+    Trainer sets ``1 / batch_size``) and clipped to ``[-clip_gradient, clip_gradient]``;
+    where MXNet clips the sum ``rescale_grad * g + wd * w`` (Adam, RMSProp:
+    :attr:`decay_before_clip`), so do we. ``clip_weights`` clips the weights after the step.
+
+    Storage types as MXNet's optimizers: with ``lazy_update`` a ``row_sparse`` gradient
+    updates only its rows (weight, state, weight decay; :meth:`_update_rows`); otherwise a
+    sparse gradient counts as dense with zero rows, and sparse weights are updated through a
+    dense copy, as MXNet's storage fallback does.
 
     On the CPU with torch installed, ``update`` runs the rule on torch views of the weights,
     gradients and state NDArrays, the parameters of one call (up to :attr:`aggregate_size`)
@@ -183,11 +220,21 @@ class RuleOptimizer(mx.optimizer.Optimizer):
     #: OpenMP threads in one process slow each other down: on 2 cores, 128 tensors of
     #: ~80k floats took Adam 53 ms with 2 torch threads and 26 ms with 1.
     torch_threads = 1
+    #: Add ``wd * w`` to the gradient before clipping, instead of the rule adding it after.
+    decay_before_clip = False
 
-    def __init__(self, rule: _rules.Rule, hyper: dict, learning_rate: float, **kwargs):
+    def __init__(self, rule: _rules.Rule, hyper: dict, learning_rate, *,
+                 conventions: str = "course", lazy_update: bool = False, clip_weights=None,
+                 **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.rule = rule
         self.hyper = dict(hyper)
+        _mxnet_conventions(conventions)  # checks the value
+        self.conventions = conventions
+        self.lazy_update = bool(lazy_update)
+        self.clip_weights = clip_weights
+        if clip_weights is not None and not clip_weights > 0:
+            raise ValueError(f"Invalid clip_weights: {clip_weights!r} (must be > 0 or None)")
         try:
             rule.validate({**rule.defaults, **self.hyper, "lr": self.learning_rate,
                            "weight_decay": self.wd})
@@ -227,8 +274,7 @@ class RuleOptimizer(mx.optimizer.Optimizer):
         else:
             indices, weights, grads, states = [index], [weight], [grad], [state]
         self._update_count(indices)
-        lrs, wds = self._get_lrs(indices), self._get_wds(indices)
-        grads = [g.tostype("default") if g.stype != "default" else g for g in grads]
+        lrs, wds = self._learning_rates(indices), self._get_wds(indices)
         fast = _torch_modules() if self.use_torch else None
         groups = {}
         if fast is not None and any(w.context.device_type == "cpu" for w in weights):
@@ -254,13 +300,62 @@ class RuleOptimizer(mx.optimizer.Optimizer):
         finally:
             torch.set_num_threads(threads)
 
+    def _learning_rates(self, indices):
+        """The learning rate of each index (MXNet's ``lr_scheduler`` and ``lr_mult``)."""
+        return self._get_lrs(indices)
+
     # the NDArray path ---------------------------------------------------------------
     def _update_ndarray(self, weight, grad, state, lr, wd):
+        """The rule on NDArrays of any storage type: a sparse weight through a dense copy
+        written back, a ``row_sparse`` gradient lazily (:meth:`_update_rows`) or as a dense
+        one with zero rows, a ``csr`` gradient as dense."""
+        dense = weight if weight.stype == "default" else weight.tostype("default")
+        if grad.stype == "row_sparse" and self.lazy_update:
+            self._update_rows(dense, grad, state, lr, wd)
+        else:
+            if grad.stype != "default":
+                grad = grad.tostype("default")
+            self._step(dense, grad, state, lr, wd)
+        if dense is not weight:
+            weight[:] = dense
+
+    def _step(self, weight, grad, state, lr, wd):
+        """One step of the rule on dense NDArrays: ``g <- clip(rescale_grad g)`` (or
+        ``clip(rescale_grad g + wd w)``), the rule, ``clip_weights``."""
         if self.rescale_grad != 1:
             grad = grad * self.rescale_grad
+        if self.decay_before_clip and wd:
+            grad = grad + weight * wd
         if self.clip_gradient is not None:
             grad = mx.nd.clip(grad, -self.clip_gradient, self.clip_gradient)
-        self.rule.update(weight, grad, state, NDARRAY, lr=lr, weight_decay=wd, **self.hyper)
+        self.rule.update(weight, grad, state, NDARRAY, lr=lr,
+                         weight_decay=0.0 if self.decay_before_clip else wd, **self.hyper)
+        if self.clip_weights is not None:
+            mx.nd.clip(weight, -self.clip_weights, self.clip_weights, out=weight)
+
+    def _update_rows(self, weight, grad, state, lr, wd):
+        """MXNet's lazy update: the rule on the rows a ``row_sparse`` gradient holds, with
+        those rows of the weight and of the state; other rows keep their weight, state and
+        weight decay. The step count advances for every row (MXNet's ``t`` is per weight).
+        A state the rule makes at its first step (momentum's buffer) starts at zero here."""
+        rows = grad.indices
+        if rows.shape[0] == 0:  # MXNet cannot hold an empty index: nothing to do
+            if "step" in state:
+                state["step"] += 1
+            return
+        for key, value in state.items():
+            if value is None:
+                state[key] = NDARRAY.zeros_like(weight)
+        part = {k: mx.nd.take(v, rows) if isinstance(v, mx.nd.NDArray) else v
+                for k, v in state.items()}
+        part_weight = mx.nd.take(weight, rows)
+        self._step(part_weight, grad.data, part, lr, wd)
+        _put_rows(weight, rows, part_weight)
+        for key, value in part.items():
+            if isinstance(state[key], mx.nd.NDArray):
+                _put_rows(state[key], rows, value)
+            else:  # the step count
+                state[key] = value
 
     # the torch path -----------------------------------------------------------------
     def _count(self, path, n=1):
@@ -309,42 +404,28 @@ class RuleOptimizer(mx.optimizer.Optimizer):
         or, the first time a rule creates state lazily (momentum's buffer), on whole tensors."""
         torch, ct = fast[0], fast[1]
         arena = self.__dict__.setdefault("_arena", {})
-        rule, hyper = self.rule, self.hyper
-        rescale, clip = self.rescale_grad, self.clip_gradient
+        rule, hyper, clip_weights = self.rule, self.hyper, self.clip_weights
+        decay = wd if self.decay_before_clip else 0.0
         states = [s for _, s, _ in items]
         step = states[0].get("step")
         keys = list(items[0][2][2])
         new_step = step
 
-        def prepared(grads):
-            """``clip(rescale_grad * g)`` in scratch buffers (the gradients stay as they are)."""
-            if rescale == 1 and clip is None:
-                return grads
-            sizes = [g.numel() for g in grads]
-            key = ("grad", grads[0].dtype)
-            buf = arena.get(key)
-            if buf is None or buf.numel() < sum(sizes):
-                buf = arena[key] = torch.empty(sum(sizes), dtype=grads[0].dtype)
-            outs, offset = [], 0
-            for g, n in zip(grads, sizes):
-                out = buf[offset:offset + n].view(g.shape)
-                offset += n
-                torch.mul(g, rescale, out=out)
-                if clip is not None:
-                    out.clamp_(-clip, clip)
-                outs.append(out)
-            return outs
-
         def run(unit, lazy=False):
             nonlocal new_step
-            ps, gs = [u[0] for u in unit], prepared([u[1] for u in unit])
+            ps = [u[0] for u in unit]
+            gs = self._prepared(torch, arena, ps, [u[1] for u in unit], decay)
             lists = {k: [u[2 + i] for u in unit] for i, k in enumerate(keys)}
             batch = dict(lists)
             if lazy:
                 batch.update({k: None for k in keys if lists[k][0] is None})
             if step is not None:
                 batch["step"] = step
-            rule.update(ps, gs, batch, ct.TensorListOps(arena), lr=lr, weight_decay=wd, **hyper)
+            rule.update(ps, gs, batch, ct.TensorListOps(arena), lr=lr,
+                        weight_decay=0.0 if decay else wd, **hyper)
+            if clip_weights is not None:
+                torch._foreach_clamp_min_(ps, -clip_weights)
+                torch._foreach_clamp_max_(ps, clip_weights)
             new_step = batch.get("step", step)
             for k in keys:
                 if lists[k][0] is None:  # state the rule created now: into NDArrays
@@ -363,6 +444,35 @@ class RuleOptimizer(mx.optimizer.Optimizer):
         if step is not None:
             for s in states:
                 s["step"] = new_step
+
+    def _prepared(self, torch, arena, params, grads, decay):
+        """``clip(rescale_grad * g + decay * w)`` in scratch buffers of the arena (the
+        gradients stay as they are)."""
+        rescale, clip = self.rescale_grad, self.clip_gradient
+        if rescale == 1 and clip is None and not decay:
+            return grads
+        sizes = [g.numel() for g in grads]
+        key = ("grad", grads[0].dtype)
+        buf = arena.get(key)
+        if buf is None or buf.numel() < sum(sizes):
+            buf = arena[key] = torch.empty(sum(sizes), dtype=grads[0].dtype)
+        outs, offset = [], 0
+        for p, g, n in zip(params, grads, sizes):
+            out = buf[offset:offset + n].view(g.shape)
+            offset += n
+            torch.mul(g, rescale, out=out)
+            if decay:
+                out.add_(p, alpha=decay)
+            if clip is not None:
+                out.clamp_(-clip, clip)
+            outs.append(out)
+        return outs
+
+
+def _put_rows(target, rows, values):
+    """``target[rows] = values`` in place (MXNet's advanced-index assignment is ten times
+    slower than ``index_copy``)."""
+    mx.nd.contrib.index_copy(target, rows, values, out=target)
 
 
 #: Instance attributes that are caches of the torch path (not pickled).
@@ -409,70 +519,191 @@ def _register(name: str):
 
 
 # ------------------------------------------------------------------------ optimizers
+def _mxnet_conventions(conventions) -> bool:
+    """True for ``conventions="mxnet"``, False for ``"course"``; anything else is an error."""
+    if conventions not in ("course", "mxnet"):
+        raise ValueError(f"Invalid conventions: {conventions!r} (must be 'course' or 'mxnet')")
+    return conventions == "mxnet"
+
+
+def _default(value, course, mxnet, use_mxnet):
+    """``value``, or where it is None the default of the chosen conventions."""
+    if value is not None:
+        return value
+    return mxnet if use_mxnet else course
+
+
 @_register("course_sgd")
 class SGD(RuleOptimizer):
     """SGD, with heavy-ball momentum when ``momentum > 0`` (:data:`course_lib.rules.sgd`,
-    :data:`course_lib.rules.momentum`): ``v <- mu v + (1 - dampening) g``,
-    ``w <- w - lr v`` (``nesterov=True``: the step is ``g + mu v``)."""
+    :data:`course_lib.rules.momentum`).
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, dampening=0.0, nesterov=False,
-                 **kwargs):
-        if momentum == 0 and not nesterov:
+    ``conventions="course"``: ``v <- mu v + (1 - dampening) g``, ``w <- w - lr v`` (torch's;
+    ``nesterov=True``: the step is ``lr (g + mu v)``). ``conventions="mxnet"``: the learning
+    rate inside the buffer, ``v <- mu v + lr g``, ``w <- w - v`` (``nesterov``:
+    ``w <- w - lr g - mu v``), as MXNet's ``sgd`` and ``nag``. With ``momentum=0`` it is
+    plain SGD, ``nesterov`` or not (MXNet's ``nag`` with momentum 0 is SGD too).
+    ``lazy_update=True`` (MXNet's default): a ``row_sparse`` gradient updates only its rows.
+    """
+
+    def __init__(self, learning_rate=None, momentum=0.0, dampening=0.0, nesterov=False,
+                 lazy_update=True, conventions="course", **kwargs):
+        use_mxnet = _mxnet_conventions(conventions)
+        if momentum == 0:
             rule, hyper = _rules.sgd, {}
         else:
             rule, hyper = _rules.momentum, dict(momentum=momentum, dampening=dampening,
-                                               nesterov=nesterov)
-        super().__init__(rule, hyper, learning_rate, **kwargs)
+                                               nesterov=nesterov, lr_in_buffer=use_mxnet)
+        super().__init__(rule, hyper, learning_rate, conventions=conventions,
+                         lazy_update=lazy_update, **kwargs)
+
+
+@_register("course_nag")
+class NAG(SGD):
+    """Nesterov's accelerated gradient: :class:`SGD` with ``nesterov=True``, registered
+    like MXNet's ``nag`` (default ``momentum=0``, which is plain SGD). As MXNet's, a
+    ``row_sparse`` gradient updates every row when ``momentum > 0`` and only its own rows
+    when ``momentum = 0``."""
+
+    def __init__(self, learning_rate=None, momentum=0.0, conventions="course", **kwargs):
+        super().__init__(learning_rate, momentum=momentum, nesterov=True,
+                         lazy_update=momentum == 0, conventions=conventions, **kwargs)
 
 
 @_register("course_adagrad")
 class Adagrad(RuleOptimizer):
-    """Adagrad (:data:`course_lib.rules.adagrad`): ``s <- s + g^2``,
-    ``w <- w - lr g / (sqrt(s) + eps)``."""
+    """Adagrad (:data:`course_lib.rules.adagrad`): ``s <- s + g^2``.
 
-    def __init__(self, learning_rate=0.01, eps=1e-10, lr_decay=0.0,
-                 initial_accumulator_value=0.0, **kwargs):
-        super().__init__(_rules.adagrad, dict(eps=eps, lr_decay=lr_decay,
-                                              initial_accumulator_value=initial_accumulator_value),
-                         learning_rate, **kwargs)
+    ``conventions="course"``: ``w <- w - lr g / (sqrt(s) + eps)``, ``eps=1e-10``, weight decay
+    added to ``g`` (torch's). ``conventions="mxnet"``: ``w <- w - lr g / sqrt(s + eps)
+    - lr wd w``, ``eps=1e-7`` (MXNet's ``adagrad``). ``lazy_update=True``: a ``row_sparse``
+    gradient updates only its rows, as MXNet's sparse ``adagrad_update`` always does.
+    """
+
+    def __init__(self, learning_rate=None, eps=None, lr_decay=0.0,
+                 initial_accumulator_value=0.0, lazy_update=True, conventions="course",
+                 **kwargs):
+        use_mxnet = _mxnet_conventions(conventions)
+        hyper = dict(eps=_default(eps, 1e-10, 1e-7, use_mxnet), lr_decay=lr_decay,
+                     initial_accumulator_value=initial_accumulator_value,
+                     eps_inside_sqrt=use_mxnet, decoupled_weight_decay=use_mxnet)
+        super().__init__(_rules.adagrad, hyper, learning_rate, conventions=conventions,
+                         lazy_update=lazy_update, **kwargs)
 
 
 @_register("course_rmsprop")
 class RMSProp(RuleOptimizer):
-    """RMSProp (:data:`course_lib.rules.rmsprop`): ``s <- gamma1 s + (1 - gamma1) g^2``,
-    ``w <- w - lr g / (sqrt(s) + epsilon)``; ``gamma2`` is the momentum of the scaled step
-    and ``centered`` divides by the running standard deviation instead."""
+    """RMSProp (:data:`course_lib.rules.rmsprop`): ``s <- gamma1 s + (1 - gamma1) g^2`` with
+    ``g = clip(rescale_grad grad + wd w)``; ``centered`` divides by the running standard
+    deviation ``sqrt(s - gbar^2)`` instead; ``clip_weights`` clips ``w`` after the step.
+
+    ``conventions="course"`` (torch's): ``w <- w - lr g / (sqrt(s) + epsilon)``, ``gamma2`` the
+    momentum of the scaled step, ``b <- gamma2 b + g / (...)``, ``w <- w - lr b``; defaults
+    ``learning_rate=0.01, gamma1=0.99, gamma2=0``. ``conventions="mxnet"``: ``epsilon``
+    inside the square root, ``sqrt(s + epsilon)``, the learning rate inside the buffer,
+    ``b <- gamma2 b + lr g / (...)``, ``w <- w - b``, and ``gamma2`` used only when
+    ``centered`` (Graves 2013), as MXNet's ``rmsprop``; defaults ``learning_rate=0.001,
+    gamma1=0.9, gamma2=0.9``.
+    """
 
     _arg_names = {"alpha": "gamma1", "momentum": "gamma2", "eps": "epsilon"}
+    decay_before_clip = True
 
-    def __init__(self, learning_rate=0.01, gamma1=0.99, gamma2=0.0, epsilon=1e-8,
-                 centered=False, **kwargs):
-        super().__init__(_rules.rmsprop, dict(alpha=gamma1, momentum=gamma2, eps=epsilon,
-                                              centered=centered), learning_rate, **kwargs)
+    def __init__(self, learning_rate=None, gamma1=None, gamma2=None, epsilon=1e-8,
+                 centered=False, clip_weights=None, conventions="course", **kwargs):
+        use_mxnet = _mxnet_conventions(conventions)
+        gamma2 = _default(gamma2, 0.0, 0.9, use_mxnet)
+        hyper = dict(alpha=_default(gamma1, 0.99, 0.9, use_mxnet), eps=epsilon,
+                     momentum=gamma2 if centered or not use_mxnet else 0.0,
+                     centered=centered, eps_inside_sqrt=use_mxnet, lr_in_buffer=use_mxnet)
+        super().__init__(_rules.rmsprop, hyper,
+                         _default(learning_rate, 0.01, 0.001, use_mxnet),
+                         conventions=conventions, clip_weights=clip_weights, **kwargs)
 
 
 @_register("course_adam")
 class Adam(RuleOptimizer):
-    """Adam (:data:`course_lib.rules.adam`), bias-corrected as in Kingma & Ba:
-    ``w <- w - lr m_hat / (sqrt(v_hat) + epsilon)``. ``bias_correction=False`` drops the
+    """Adam (:data:`course_lib.rules.adam`) on ``g = clip(rescale_grad grad + wd w)``.
+
+    ``conventions="course"``: bias-corrected as Kingma & Ba write it,
+    ``w <- w - lr m_hat / (sqrt(v_hat) + epsilon)`` (torch's). ``conventions="mxnet"``: the
+    correction folded into the learning rate, ``w <- w - lr_t m / (sqrt(v) + epsilon)``,
+    ``lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)`` (MXNet's ``adam``; the same as the
+    other with ``epsilon / sqrt(1 - beta2^t)``). ``bias_correction=False`` drops the
     ``1 - beta^t`` factors (chapter 7 shows why they exist); ``amsgrad`` uses the running
-    maximum of ``v``."""
+    maximum of ``v``; ``lazy_update=True`` (MXNet's default): a ``row_sparse`` gradient
+    updates only its rows.
+    """
 
     _arg_names = {"betas[0]": "beta1", "betas[1]": "beta2", "eps": "epsilon"}
+    decay_before_clip = True
+    _decoupled = False
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
-                 amsgrad=False, bias_correction=True, **kwargs):
-        super().__init__(_rules.adam, dict(betas=(beta1, beta2), eps=epsilon, amsgrad=amsgrad,
-                                           bias_correction=bias_correction),
-                         learning_rate, **kwargs)
+                 amsgrad=False, bias_correction=True, lazy_update=True, conventions="course",
+                 **kwargs):
+        use_mxnet = _mxnet_conventions(conventions)
+        hyper = dict(betas=(beta1, beta2), eps=epsilon, amsgrad=amsgrad,
+                     bias_correction=bias_correction, bias_correction_in_lr=use_mxnet,
+                     decoupled_weight_decay=self._decoupled)
+        super().__init__(_rules.adam, hyper, learning_rate, conventions=conventions,
+                         lazy_update=lazy_update, **kwargs)
+
+
+@_register("course_adamw")
+class AdamW(Adam):
+    """Adam with decoupled weight decay, AdamW (Loshchilov & Hutter, 2019), as
+    ``torch.optim.AdamW``: ``w <- w (1 - lr wd)``, then the Adam step of :class:`Adam` on
+    ``g = clip(rescale_grad grad)`` (the decay never enters ``m``, ``v`` or the clipping).
+    Default ``wd=0.01`` (torch's); ``conventions`` as for :class:`Adam`.
+
+    Against the paper: its step is ``w <- w - eta_t (alpha m_hat / (sqrt(v_hat) + eps)
+    + lambda w)``, the decay ``lambda`` scaled by the schedule multiplier ``eta_t`` but not
+    by the learning rate ``alpha``. Here (and in torch) the decay is scaled by the whole
+    learning rate ``lr = alpha eta_t`` (``learning_rate``, ``lr_scheduler``, ``lr_mult``), so
+    ``wd = lambda / alpha``; a schedule still scales decay and step together, as ``eta_t``
+    does. The paper's normalized decay, ``lambda = lambda_norm sqrt(b / (B T))`` (batch size
+    ``b``, ``B`` training points, ``T`` epochs), is left to the caller. MXNet 1.9 has no
+    AdamW optimizer; its operator ``contrib.adamw_update`` follows the paper's form (``wd``
+    there is ``lambda``).
+    """
+
+    decay_before_clip = False
+    _decoupled = True
+
+    def __init__(self, learning_rate=0.001, wd=0.01, **kwargs):
+        super().__init__(learning_rate, wd=wd, **kwargs)
 
 
 @_register("course_adadelta")
 class AdaDelta(RuleOptimizer):
     """AdaDelta (:data:`course_lib.rules.adadelta`, Zeiler 2012):
-    ``d = sqrt(u + epsilon) / sqrt(s + epsilon) g``, ``w <- w - lr d``."""
+    ``d = sqrt(u + epsilon) / sqrt(s + epsilon) g``, ``w <- w - lr d``.
+
+    ``conventions="course"`` (torch's): ``learning_rate=1.0``, ``epsilon=1e-6``, weight decay
+    added to ``g``. ``conventions="mxnet"`` (MXNet's ``adadelta``): ``epsilon=1e-5``,
+    ``w <- w - d - wd w``, and no learning rate at all: MXNet ignores ``learning_rate``,
+    ``lr_scheduler`` and ``lr_mult`` for AdaDelta, and so does this one (with a warning
+    when a ``learning_rate`` other than 1 is given).
+    """
 
     _arg_names = {"eps": "epsilon"}
 
-    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, **kwargs):
-        super().__init__(_rules.adadelta, dict(rho=rho, eps=epsilon), learning_rate, **kwargs)
+    def __init__(self, learning_rate=None, rho=0.9, epsilon=None, conventions="course",
+                 **kwargs):
+        use_mxnet = _mxnet_conventions(conventions)
+        if use_mxnet and learning_rate not in (None, 1.0):
+            warnings.warn(f"AdaDelta with conventions='mxnet' has no learning rate (as "
+                          f"MXNet's): learning_rate={learning_rate!r} is ignored",
+                          stacklevel=2)
+        if use_mxnet or learning_rate is None:
+            learning_rate = 1.0
+        hyper = dict(rho=rho, eps=_default(epsilon, 1e-6, 1e-5, use_mxnet),
+                     decoupled_weight_decay=use_mxnet)
+        super().__init__(_rules.adadelta, hyper, learning_rate, conventions=conventions,
+                         **kwargs)
+
+    def _learning_rates(self, indices):
+        if self.conventions == "mxnet":
+            return [1.0] * len(indices)
+        return super()._learning_rates(indices)

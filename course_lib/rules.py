@@ -291,9 +291,26 @@ def _mul_add_(ops, x, a, y, b):
     return ops.add_(x, y, alpha=b)
 
 
-def _weight_decay(param, grad, ops, weight_decay):
-    """Coupled L2 regularization: ``g <- g + wd * p`` (a new array; ``grad`` is untouched)."""
-    return ops.add(grad, param, alpha=weight_decay) if weight_decay else grad
+def _weight_decay(param, grad, ops, weight_decay, lr=0.0, decoupled=False):
+    """Weight decay; returns the gradient the rule goes on with.
+
+    Coupled L2 regularization: ``g <- g + wd * p`` (a new array; ``grad`` is untouched).
+    ``decoupled=True`` (Loshchilov & Hutter): ``p <- p (1 - lr wd)`` in place, ``g`` as is.
+    """
+    if not weight_decay:
+        return grad
+    if decoupled:
+        ops.mul_(param, 1 - lr * weight_decay)
+        return grad
+    return ops.add(grad, param, alpha=weight_decay)
+
+
+def _root(ops, s, eps, eps_inside_sqrt=False):
+    """``sqrt(s) + eps`` (torch's convention), or ``sqrt(s + eps)`` with ``eps_inside_sqrt``
+    (MXNet's Adagrad and RMSProp); a new array."""
+    if eps_inside_sqrt:
+        return ops.sqrt_(ops.add(s, eps))
+    return ops.add_(ops.sqrt(s), eps)
 
 
 # SGD ---------------------------------------------------------------------------------
@@ -322,20 +339,33 @@ def _momentum_init(param, ops, **hyper):
 
 
 def _momentum_update(param, grad, state, ops, lr, momentum=0.9, dampening=0.0,
-                     nesterov=False, weight_decay=0.0):
+                     nesterov=False, weight_decay=0.0, lr_in_buffer=False):
     """Heavy ball, torch convention: ``v <- mu v + (1 - dampening) g``; ``p <- p - lr v``.
 
     With ``nesterov=True`` the step is ``g + mu v`` instead of ``v`` (look-ahead).
     The first step sets ``v <- g`` (no dampening), as torch.optim.SGD does.
+
+    ``lr_in_buffer=True`` (MXNet's convention) keeps the learning rate inside the buffer:
+    ``v <- mu v + (1 - dampening) lr g``; ``p <- p - v`` (nesterov: ``p <- p - lr g - mu v``).
+    That is ``lr`` times torch's buffer while the learning rate is constant; when a schedule
+    changes it, past gradients keep the rate they were taken with.
     """
     grad = _weight_decay(param, grad, ops, weight_decay)
+    scale = lr if lr_in_buffer else 1.0
     buf = state["momentum_buffer"]
     if buf is None:
         buf = state["momentum_buffer"] = ops.clone(grad)
+        if lr_in_buffer:
+            ops.mul_(buf, lr)
     else:
-        _mul_add_(ops, buf, momentum, grad, 1 - dampening)
-    direction = ops.add(grad, buf, alpha=momentum) if nesterov else buf
-    ops.add_(param, direction, alpha=-lr)
+        _mul_add_(ops, buf, momentum, grad, (1 - dampening) * scale)
+    if nesterov and lr_in_buffer:
+        ops.add_(param, grad, alpha=-lr)
+        ops.add_(param, buf, alpha=-momentum)
+    elif nesterov:
+        ops.add_(param, ops.add(grad, buf, alpha=momentum), alpha=-lr)
+    else:
+        ops.add_(param, buf, alpha=-1.0 if lr_in_buffer else -lr)
 
 
 def _momentum_validate(hyper, zero_lr_ok=False):
@@ -349,7 +379,7 @@ def _momentum_validate(hyper, zero_lr_ok=False):
 
 
 _MOMENTUM_DEFAULTS = {"lr": 1e-3, "momentum": 0.9, "dampening": 0.0, "nesterov": False,
-                      "weight_decay": 0.0}
+                      "weight_decay": 0.0, "lr_in_buffer": False}
 momentum = Rule("momentum", _momentum_init, _momentum_update, _MOMENTUM_DEFAULTS,
                 _momentum_validate)
 nesterov = Rule("nesterov", _momentum_init, _momentum_update,
@@ -362,14 +392,19 @@ def _adagrad_init(param, ops, initial_accumulator_value=0.0, **hyper):
 
 
 def _adagrad_update(param, grad, state, ops, lr, lr_decay=0.0, weight_decay=0.0,
-                    initial_accumulator_value=0.0, eps=1e-10):
+                    initial_accumulator_value=0.0, eps=1e-10, eps_inside_sqrt=False,
+                    decoupled_weight_decay=False):
     """Adagrad: ``s <- s + g^2``; ``p <- p - lr_t g / (sqrt(s) + eps)``,
-    ``lr_t = lr / (1 + (t - 1) lr_decay)``."""
+    ``lr_t = lr / (1 + (t - 1) lr_decay)``.
+
+    ``eps_inside_sqrt`` divides by ``sqrt(s + eps)``; ``decoupled_weight_decay`` decays
+    ``p <- p (1 - lr_t wd)`` instead of adding ``wd p`` to the gradient (both MXNet's).
+    """
     state["step"] += 1
-    grad = _weight_decay(param, grad, ops, weight_decay)
     clr = lr / (1 + (state["step"] - 1) * lr_decay)
+    grad = _weight_decay(param, grad, ops, weight_decay, clr, decoupled_weight_decay)
     ops.addcmul_(state["sum"], grad, grad, value=1)
-    std = ops.add_(ops.sqrt(state["sum"]), eps)
+    std = _root(ops, state["sum"], eps, eps_inside_sqrt)
     ops.addcdiv_(param, grad, std, value=-clr)
 
 
@@ -381,7 +416,8 @@ def _adagrad_validate(hyper, zero_lr_ok=False):
 
 adagrad = Rule("adagrad", _adagrad_init, _adagrad_update,
                {"lr": 1e-2, "lr_decay": 0.0, "weight_decay": 0.0,
-                "initial_accumulator_value": 0.0, "eps": 1e-10}, _adagrad_validate)
+                "initial_accumulator_value": 0.0, "eps": 1e-10, "eps_inside_sqrt": False,
+                "decoupled_weight_decay": False}, _adagrad_validate)
 
 
 # RMSprop -----------------------------------------------------------------------------
@@ -395,12 +431,15 @@ def _rmsprop_init(param, ops, momentum=0.0, centered=False, **hyper):
 
 
 def _rmsprop_update(param, grad, state, ops, lr, alpha=0.99, eps=1e-8, weight_decay=0.0,
-                    momentum=0.0, centered=False):
+                    momentum=0.0, centered=False, eps_inside_sqrt=False, lr_in_buffer=False):
     """RMSprop: ``s <- alpha s + (1 - alpha) g^2``; ``p <- p - lr g / (sqrt(s) + eps)``.
 
     ``centered`` divides by ``sqrt(s - gbar^2)``, the running variance, with
     ``gbar <- alpha gbar + (1 - alpha) g``; ``momentum`` accumulates the scaled step in
     ``b <- mu b + g / (sqrt(s) + eps)``; ``p <- p - lr b``.
+
+    MXNet's conventions: ``eps_inside_sqrt`` divides by ``sqrt(s + eps)``; ``lr_in_buffer``
+    accumulates ``b <- mu b + lr g / (...)`` and steps ``p <- p - b``.
     """
     state["step"] += 1
     grad = _weight_decay(param, grad, ops, weight_decay)
@@ -410,15 +449,15 @@ def _rmsprop_update(param, grad, state, ops, lr, alpha=0.99, eps=1e-8, weight_de
     if centered:
         grad_avg = state["grad_avg"]
         ops.lerp_(grad_avg, grad, 1 - alpha)
-        avg = ops.sqrt_(ops.addcmul(square_avg, grad_avg, grad_avg, value=-1))
+        variance = ops.addcmul(square_avg, grad_avg, grad_avg, value=-1)
+        avg = _root(ops, variance, eps, eps_inside_sqrt)
     else:
-        avg = ops.sqrt(square_avg)
-    ops.add_(avg, eps)
+        avg = _root(ops, square_avg, eps, eps_inside_sqrt)
     if momentum > 0:
         buf = state["momentum_buffer"]
         ops.mul_(buf, momentum)
-        ops.addcdiv_(buf, grad, avg)
-        ops.add_(param, buf, alpha=-lr)
+        ops.addcdiv_(buf, grad, avg, value=lr if lr_in_buffer else 1.0)
+        ops.add_(param, buf, alpha=-1.0 if lr_in_buffer else -lr)
     else:
         ops.addcdiv_(param, grad, avg, value=-lr)
 
@@ -432,7 +471,8 @@ def _rmsprop_validate(hyper, zero_lr_ok=False):
 
 rmsprop = Rule("rmsprop", _rmsprop_init, _rmsprop_update,
                {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0,
-                "momentum": 0.0, "centered": False}, _rmsprop_validate)
+                "momentum": 0.0, "centered": False, "eps_inside_sqrt": False,
+                "lr_in_buffer": False}, _rmsprop_validate)
 
 
 # Adam / AdamW ------------------------------------------------------------------------
@@ -445,7 +485,7 @@ def _adam_init(param, ops, amsgrad=False, **hyper):
 
 def _adam_update(param, grad, state, ops, lr, betas=(0.9, 0.999), eps=1e-8,
                  weight_decay=0.0, amsgrad=False, decoupled_weight_decay=False,
-                 bias_correction=True):
+                 bias_correction=True, bias_correction_in_lr=False):
     """Adam (Kingma & Ba, 2015; torch.optim convention)::
 
         m <- beta1 m + (1 - beta1) g          v <- beta2 v + (1 - beta2) g^2
@@ -455,15 +495,15 @@ def _adam_update(param, grad, state, ops, lr, betas=(0.9, 0.999), eps=1e-8,
     ``weight_decay`` is coupled L2 (``g <- g + wd p``) unless ``decoupled_weight_decay``
     (AdamW: ``p <- p (1 - lr wd)`` before the step). ``amsgrad`` uses the running maximum
     of ``v``. ``bias_correction=False`` drops the two ``1 - beta^t`` factors.
+
+    ``bias_correction_in_lr=True`` is Kingma & Ba's cheaper ordering, which MXNet uses:
+    ``p <- p - lr_t m / (sqrt(v) + eps)`` with ``lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)``,
+    the formula above with ``eps / sqrt(1 - beta2^t)`` in place of ``eps`` (larger early on).
     """
     beta1, beta2 = betas
     state["step"] += 1
     t = state["step"]
-    if weight_decay:
-        if decoupled_weight_decay:
-            ops.mul_(param, 1 - lr * weight_decay)
-        else:
-            grad = ops.add(grad, param, alpha=weight_decay)
+    grad = _weight_decay(param, grad, ops, weight_decay, lr, decoupled_weight_decay)
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
     ops.lerp_(exp_avg, grad, 1 - beta1)
     ops.mul_(exp_avg_sq, beta2)
@@ -476,8 +516,9 @@ def _adam_update(param, grad, state, ops, lr, betas=(0.9, 0.999), eps=1e-8,
     else:
         correction1 = correction2_sqrt = 1.0
     # m_hat / (sqrt(v_hat) + eps) == (c2 / c1) m / (sqrt(v) + eps c2) with c2 = sqrt(1-beta2^t):
-    # the same number (eps rescaled exactly, unlike MXNet) with one pass less over memory.
-    denom = ops.add_(ops.sqrt(exp_avg_sq), eps * correction2_sqrt)
+    # the same number (eps rescaled exactly) with one pass less over memory.
+    eps_t = eps if bias_correction_in_lr else eps * correction2_sqrt
+    denom = ops.add_(ops.sqrt(exp_avg_sq), eps_t)
     ops.addcdiv_(param, exp_avg, denom, value=-lr * correction2_sqrt / correction1)
 
 
@@ -493,7 +534,8 @@ def _adam_validate(hyper, zero_lr_ok=False):
 
 
 _ADAM_DEFAULTS = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0,
-                  "amsgrad": False, "decoupled_weight_decay": False, "bias_correction": True}
+                  "amsgrad": False, "decoupled_weight_decay": False, "bias_correction": True,
+                  "bias_correction_in_lr": False}
 adam = Rule("adam", _adam_init, _adam_update, _ADAM_DEFAULTS, _adam_validate)
 adamw = Rule("adamw", _adam_init, _adam_update,
              {**_ADAM_DEFAULTS, "weight_decay": 1e-2, "decoupled_weight_decay": True},
@@ -505,16 +547,20 @@ def _adadelta_init(param, ops, **hyper):
     return {"step": 0, "square_avg": ops.zeros_like(param), "acc_delta": ops.zeros_like(param)}
 
 
-def _adadelta_update(param, grad, state, ops, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
+def _adadelta_update(param, grad, state, ops, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
+                     decoupled_weight_decay=False):
     """Adadelta (Zeiler, 2012)::
 
         s <- rho s + (1 - rho) g^2
         d <- sqrt(u + eps) / sqrt(s + eps) * g
         u <- rho u + (1 - rho) d^2
         p <- p - lr d
+
+    ``decoupled_weight_decay`` decays ``p <- p (1 - lr wd)`` instead of adding ``wd p`` to
+    the gradient (MXNet's AdaDelta, whose step has no learning rate: ``lr = 1``).
     """
     state["step"] += 1
-    grad = _weight_decay(param, grad, ops, weight_decay)
+    grad = _weight_decay(param, grad, ops, weight_decay, lr, decoupled_weight_decay)
     square_avg, acc_delta = state["square_avg"], state["acc_delta"]
     ops.mul_(square_avg, rho)
     ops.addcmul_(square_avg, grad, grad, value=1 - rho)
@@ -535,7 +581,8 @@ def _adadelta_validate(hyper, zero_lr_ok=False):
 
 
 adadelta = Rule("adadelta", _adadelta_init, _adadelta_update,
-                {"lr": 1.0, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.0}, _adadelta_validate)
+                {"lr": 1.0, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.0,
+                 "decoupled_weight_decay": False}, _adadelta_validate)
 
 
 # Newton ------------------------------------------------------------------------------

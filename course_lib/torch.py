@@ -533,7 +533,7 @@ class Adagrad(RuleOptimizer):
             self._init_state(rule, {k: _scalar(v) for k, v in hyper.items()}, group["params"])
 
     def rule_for(self, group):
-        return _rules.adagrad, {k: group[k] for k in _rules.adagrad.defaults}
+        return _rules.adagrad, {k: group[k] for k in _rules.adagrad.defaults if k in group}
 
 
 class RMSprop(RuleOptimizer):
@@ -550,7 +550,7 @@ class RMSprop(RuleOptimizer):
         super().__init__(params, defaults)
 
     def rule_for(self, group):
-        return _rules.rmsprop, {k: group[k] for k in _rules.rmsprop.defaults}
+        return _rules.rmsprop, {k: group[k] for k in _rules.rmsprop.defaults if k in group}
 
 
 class Adam(RuleOptimizer):
@@ -603,8 +603,7 @@ class Adadelta(RuleOptimizer):
         super().__init__(params, defaults)
 
     def rule_for(self, group):
-        return _rules.adadelta, {k: group[k] for k in _rules.adadelta.defaults}
-
+        return _rules.adadelta, {k: group[k] for k in _rules.adadelta.defaults if k in group}
 
 
 def compiled(optimizer: type) -> type:

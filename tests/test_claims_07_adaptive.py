@@ -189,3 +189,40 @@ def test_race_rosenbrock_adams_go_furthest_adadelta_slowest_on_gutter():
     assert gap["Adagrad"] > 3.0                              # its steps shrank long before the minimum
     gap, _ = _gaps("gutter")
     assert gap["Adadelta"] == max(gap.values())
+
+
+# -------------------------------------------------- appendix: one rule, two conventions
+def _steps(name, grads, lrs, **hyper):
+    """The page's helper: the steps of a rule from w = 0, one per (gradient, lr)."""
+    from course_lib import rules
+    rule, w, out = rules.get(name), np.zeros(1), []
+    state = rule.init(w, rules.NUMPY, **hyper)
+    for g, lr in zip(grads, lrs):
+        before = w.copy()
+        rule.update(w, np.array([g]), state, rules.NUMPY, **rule.hyper(lr=lr, **hyper))
+        out.append(float(before - w))
+    return out
+
+
+def test_appendix_adam_first_step_16x_smaller_with_mxnets_eps():
+    torch_like = _steps("adam", [1e-3], [0.1], eps=1e-3)[0]
+    mxnet_like = _steps("adam", [1e-3], [0.1], eps=1e-3, bias_correction_in_lr=True)[0]
+    assert torch_like == pytest.approx(0.05)
+    assert torch_like / mxnet_like >= 16
+    assert 31 < 1 / np.sqrt(1 - 0.999) < 32          # "about 32 eps"
+
+
+def test_appendix_momentum_after_a_tenfold_drop_mxnet_step_7x():
+    grads, lrs = [1.0] * 4, [0.1] * 3 + [0.01]
+    torch_like = _steps("momentum", grads, lrs)
+    mxnet_like = _steps("momentum", grads, lrs, lr_in_buffer=True)
+    assert torch_like[:3] == pytest.approx(mxnet_like[:3])   # same while the rate is constant
+    assert torch_like[3] == pytest.approx(0.01 * (0.9 * torch_like[2] / 0.1 + 1.0))
+    assert mxnet_like[3] / torch_like[3] >= 7
+
+
+def test_appendix_adagrad_eps_inside_the_root_3x_smaller_first_step():
+    torch_like = _steps("adagrad", [1e-4], [0.01], eps=1e-7)[0]
+    mxnet_like = _steps("adagrad", [1e-4], [0.01], eps=1e-7, eps_inside_sqrt=True)[0]
+    assert np.sqrt(1e-7) == pytest.approx(3.2e-4, rel=0.02)
+    assert torch_like / mxnet_like >= 3
