@@ -170,7 +170,11 @@ def test_command_line_usage_errors(tmp_path):
     (tmp_path / "b" / "same.ipynb").write_text("{}")
     result = _cli("grade", "--assignment", "06_momentum", "--out", str(tmp_path / "out"),
                   str(tmp_path / "a" / "same.ipynb"), str(tmp_path / "b" / "same.ipynb"))
-    assert result.returncode == 2 and "share the stem" in result.stderr
+    assert result.returncode == 0, result.stderr  # not a usage error: each gets a record
+    records = [json.loads(path.read_text()) for path in (tmp_path / "out").glob("same~*.json")]
+    assert len(records) == 2 and {record["submission"] for record in records} == {
+        str(tmp_path / "a" / "same.ipynb"), str(tmp_path / "b" / "same.ipynb")}
+    assert all("2 submissions have the file stem 'same'" in record["error"] for record in records)
 
 
 @pytest.mark.xdist_group("grading")
@@ -320,3 +324,112 @@ def test_summary_flags_shared_ids_and_ids_missing_from_file_names():
     rows = summary_rows(records, [])
     assert rows[0][-1] == "flags" and rows[3] == ["s003_cy.ipynb", "s001", 1.0, 2.0, "",
                                                     "id shared with s001_ada.ipynb; id not in file name"]
+
+
+# ---------------------------------------------------------------- issue 18: what the grader accepts
+def test_the_protocol_accepts_only_the_kernels_conversation():
+    from course_lib.grading.protocol import MAX_MESSAGE_BYTES, Conversation, ProtocolError, results_of
+
+    def line(**message):
+        return json.dumps(message).encode()
+
+    talk = Conversation([2, 5])
+    for ok in (line(event="cell", number=2), line(event="cell_error", number=2, error="E" * 900),
+               line(event="cell", number=5), line(event="ready", student_id="s" * 300)):
+        talk.receive(ok)
+    assert talk.cell_errors[2].endswith("...") and len(talk.cell_errors[2]) == 500
+    assert talk.student_id == "s" * 200 and talk.id_length == 300 and talk.blame() == (5, None)
+    talk.ask(["q1", "q2"])
+    talk.receive(line(event="question", name="q1"))
+    assert talk.blame() == (None, "q1")
+    talk.receive(line(event="answer", name="q1", results=[{"ok": True, "value": 1}]))
+    assert results_of(talk.answers["q1"]) == [{"ok": True, "value": 1}]
+    bad = [line(event="answer", name="q1", results=[]),            # repeated
+           line(event="question", name="q9"),                      # not asked
+           line(event="done"),                                     # q2 unanswered
+           line(event="cell", number=2),                           # cells are over
+           b'{"event": "question", "name": "q2", "x": 1e999}',     # overflows a float
+           b'{"event": "question", "name": "q2", "x": ' + b"9" * 400 + b"}",  # beyond 64 bits
+           b"[1, 2]", b"not json", b"x" * (MAX_MESSAGE_BYTES + 1)]
+    for message in bad:
+        with pytest.raises(ProtocolError):
+            talk.receive(message)
+    early = Conversation([1, 2])
+    early.receive(line(event="cell", number=1))
+    for message in (line(event="ready", student_id="x"), line(event="answer", name="q1", results=[]),
+                    line(event="cell", number=1e999), line(event="cell", number=True)):
+        with pytest.raises(ProtocolError):
+            early.receive(message)
+    assert early.blame() == (1, None)
+
+
+def test_decoding_is_strict():
+    tagged = {codec.ARRAY_KEY: [1e30], "dtype": "int64", "shape": [1]}
+    for bad in (tagged, {codec.ARRAY_KEY: [[1.0], [1.0, 2.0]], "dtype": "float64"}, 10**400,
+                {codec.ARRAY_KEY: [1.0], "dtype": "float64", "shape": [2**19] * 4},
+                {codec.ARRAY_KEY: "abc", "dtype": "float64"}, {codec.ARRAY_KEY: [1, 2], "dtype": "bool"}):
+        with pytest.raises(ValueError):
+            codec.decode(bad)
+    with pytest.raises(codec.EncodeError, match="beyond 64 bits"):
+        codec.encode(10**400)
+    assert np.isinf(codec.decode(codec.encode(float("inf"))))
+
+
+def test_submission_files_are_opened_safely(tmp_path):
+    (tmp_path / "ok.ipynb").write_text("{}")
+    assert notebook.read_submission(tmp_path / "ok.ipynb") == b"{}"
+    (tmp_path / "link.ipynb").symlink_to(tmp_path / "ok.ipynb")
+    (tmp_path / "folder.ipynb").mkdir()
+    os.mkfifo(tmp_path / "fifo.ipynb")
+    with open(tmp_path / "big.ipynb", "wb") as stream:
+        stream.truncate(notebook.MAX_BYTES + 1)
+    for name, reason in (("link", "symbolic link"), ("folder", "a directory"), ("fifo", "named pipe"),
+                         ("big", "more than the"), ("missing", "cannot open")):
+        with pytest.raises(notebook.SubmissionFileError, match=reason):
+            notebook.read_submission(tmp_path / f"{name}.ipynb")
+    with pytest.raises(notebook.SubmissionFileError, match="lone surrogate"):
+        notebook.read_submission(str(tmp_path / "a\ud800.ipynb"))
+    assert notebook.handed_out_for({"metadata": ["a", "list"]}) is None
+
+
+def test_names_and_csv_cells_are_escaped():
+    from course_lib.grading.results import plan, printable, safe_cell
+
+    assert printable(os.fsdecode(b"bad_\xff\n.ipynb")) == "bad_\\xff\\n.ipynb"
+    assert printable("a\ud800") == "a\\ud800"
+    assert [safe_cell(text) for text in ("=1+1", "+1", "-1", "@x", "ok", 3.0)] == ["'=1+1", "'+1", "'-1",
+                                                                                 "'@x", "ok", 3.0]
+    entries = plan([Path("a/hw.ipynb"), Path("b/hw.ipynb"), Path("a/hw.ipynb"), Path(".hidden.ipynb"),
+                    Path(os.fsdecode(b"\xff.ipynb")), Path("x" * 250 + ".ipynb"), Path("ok.ipynb")])
+    names = [entry.name for entry in entries]
+    assert len(entries) == 6 and len(set(names)) == 6 and names[-1] == "ok"
+    assert entries[0].problem and entries[1].problem and not any(entry.problem for entry in entries[2:])
+    assert all(not name.startswith(".") and len(name) < 100 and printable(name) == name for name in names)
+
+
+def test_check_warns_about_modules_the_grader_lacks(capsys):
+    import course_lib.rules
+    from course_lib.grading.reachable import unreachable
+
+    namespace = {"np": np, "rules": course_lib.rules, "adam": course_lib.rules.adam, "json": json,
+                 "check": Checker("07_adaptive"), "In": [], "helper": lambda: 1}
+    assert unreachable(namespace) == ["course_lib.rules"]
+    namespace["check"]("q1", namespace)
+    assert "the grader runs notebooks without course_lib.rules" in capsys.readouterr().out
+
+
+def test_the_seccomp_program_is_well_formed():
+    from course_lib.grading import seccomp
+
+    for machine in seccomp.ARCHITECTURES:
+        program = seccomp.program(machine)
+        assert len(program) % 8 == 0 and 12 < len(program) // 8 < 40
+    assert seccomp.program("sparc64") is None
+
+
+def test_limits_are_checked():
+    for bad in (dict(timeout=0), dict(cell_timeout=60.0), dict(processes=4), dict(disk_mb=0),
+                dict(output_mb=0)):
+        with pytest.raises(ValueError):
+            Limits(**bad)
+    assert Limits(timeout=10.0).cell_seconds == 5.0

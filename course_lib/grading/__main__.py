@@ -13,9 +13,10 @@ The instructor's side after grading (each documented in book/grading.md):
     python -m course_lib.grading regrade --assignment 06_momentum --out results/
     python -m course_lib.grading gradescope --assignment 06_momentum --out autograder.zip
 
-``grade`` exits 0 when every submission was graded (however badly it did), 1 when the
-grader itself failed on some (they have no record; rerun to retry them), 2 on a usage
-error or when no sandbox can be had (it refuses to grade unless ``--no-sandbox``).
+``grade`` writes a record for every submission and exits 0 when every one was graded
+(however badly it did), 1 when the grader itself failed on some (their records say
+"grader error"; rerun to retry them), 2 on a usage error or when no sandbox can be had (it
+refuses to grade unless ``--no-sandbox``). Its last line gives the grader's own peak memory.
 """
 from __future__ import annotations
 
@@ -27,11 +28,14 @@ from .grader import Limits
 
 
 def _grade(args) -> int:
-    from .grader import grade
+    from .grader import grade, peak_memory_mb
+    from .results import printable
     from .sandbox import SandboxUnavailable
 
     try:
-        limits = Limits(timeout=args.timeout, memory_mb=args.memory, question_seconds=args.question_timeout)
+        limits = Limits(timeout=args.timeout, memory_mb=args.memory,
+                        question_seconds=args.question_timeout, cell_timeout=args.cell_timeout,
+                        processes=args.processes, disk_mb=args.disk, output_mb=args.output)
         run = grade(args.assignment, args.submissions, args.out, jobs=args.jobs, limits=limits,
                     sandbox=not args.no_sandbox, force=args.force, root=args.root)
     except SandboxUnavailable as error:
@@ -42,14 +46,14 @@ def _grade(args) -> int:
         return 2
     graded = len(run.records)
     print(f"graded {graded - run.reused} and kept {run.reused} of {len(args.submissions)} submissions "
-          f"in {run.seconds:.1f} s; results in {args.out}")
+          f"in {run.seconds:.1f} s; results in {printable(args.out)}")
     if run.failures:
         print(f"{len(run.failures)} submissions could not be graded (grader errors), rerun to retry:",
               file=sys.stderr)
         for path, reason in run.failures:
             print(f"  {path}: {reason}", file=sys.stderr)
-        return 1
-    return 0
+    print(f"grader peak memory: {peak_memory_mb():.0f} MB")
+    return 1 if run.failures else 0
 
 
 def _assign(args) -> int:
@@ -73,8 +77,9 @@ def _assign(args) -> int:
 
 
 def _sandbox(args) -> int:
+    from . import cage, reachable
     from .assignment import default_root
-    from .sandbox import SandboxUnavailable, detect
+    from .sandbox import SandboxUnavailable, detect, visible_paths
 
     root = default_root()
     try:
@@ -82,8 +87,12 @@ def _sandbox(args) -> int:
     except SandboxUnavailable as error:
         print(f"no sandbox: {error}")
         return 1
-    print(f"sandbox: {sandbox.name} works; the kernel sees only: "
-          + ", ".join(sandbox.prefix[i + 1] for i, arg in enumerate(sandbox.prefix) if arg == "--ro-bind"))
+    who = (f"uids {sandbox.uids[0]} and up (the grader is root)" if sandbox.uids
+           else "uid 65534 mapped to this user")
+    print(f"sandbox: {sandbox.name} works; kernels run as {who}")
+    print("the kernel sees, read-only: /usr, " + ", ".join(map(str, visible_paths()))
+          + f", with only {', '.join(sorted(reachable.distributions()))} importable")
+    print(f"memory of each kernel's processes limited by {cage.detect(2**30, 64)[2]}")
     return 0
 
 
@@ -198,9 +207,9 @@ def _gradescope(args) -> int:
 
 def _limit_options(parser) -> None:
     parser.add_argument("--timeout", type=float, default=30.0,
-                        help="wall-clock seconds per notebook run (default 30)")
+                        help="wall-clock seconds for a whole submission, reruns included (default 30)")
     parser.add_argument("--memory", type=int, default=1024,
-                        help="MiB of memory per kernel (default 1024)")
+                        help="MiB of memory for all processes of a kernel together (default 1024)")
 
 
 def _instructor_commands(commands) -> None:
@@ -262,10 +271,17 @@ def main(argv=None) -> int:
     grade.add_argument("submissions", nargs="+", help="submitted .ipynb files")
     grade.add_argument("--jobs", type=int, default=None, help="kernels at once (default: CPUs)")
     grade.add_argument("--timeout", type=float, default=30.0,
-                       help="wall-clock seconds per notebook run (default 30)")
-    grade.add_argument("--memory", type=int, default=1024, help="MiB of memory per kernel (default 1024)")
+                       help="wall-clock seconds for a whole submission, reruns included (default 30)")
+    grade.add_argument("--cell-timeout", type=float, default=None,
+                       help="seconds one cell may run (default: half of --timeout)")
+    grade.add_argument("--memory", type=int, default=1024,
+                       help="MiB of memory for all processes of a kernel together (default 1024)")
     grade.add_argument("--question-timeout", type=float, default=5.0,
                        help="seconds a graded function may take over its hidden cases (default 5)")
+    grade.add_argument("--processes", type=int, default=64,
+                       help="processes and threads per kernel (default 64)")
+    grade.add_argument("--disk", type=int, default=256, help="MiB the kernel may write (default 256)")
+    grade.add_argument("--output", type=int, default=16, help="MiB the kernel may print (default 16)")
     grade.add_argument("--force", action="store_true", help="regrade submissions already graded")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="grade WITHOUT isolation (student code can read the hidden tests)")

@@ -8,11 +8,16 @@ therefore cannot carry code, and an object with a lying ``__eq__`` arrives as an
 
 Arrays travel as ``{"__ndarray__": nested list, "dtype": "float64", "shape": [...]}``;
 NaN and infinities use Python's JSON spelling (``NaN``, ``Infinity``), read back the same.
+Decoding is strict: what the codec cannot represent (an integer beyond 64 bits, a float in
+an integer array, a shape that does not match its data) raises ``ValueError``, which the
+grader turns into a wrong answer with that reason.
 """
 from __future__ import annotations
 
 import json
+import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -20,6 +25,7 @@ ARRAY_KEY = "__ndarray__"
 #: Largest number of array elements an answer may hold (a guard against memory bombs).
 MAX_ELEMENTS = 1_000_000
 MAX_DEPTH = 20
+INT64 = 2**63
 
 
 class EncodeError(TypeError):
@@ -58,7 +64,10 @@ def encode(value, _depth: int = 0):
             raise EncodeError(f"a numpy {value.dtype} scalar (use floats)")
         return value.item()
     if isinstance(value, numbers.Integral):
-        return int(value)
+        number = int(value)
+        if not -INT64 <= number < INT64:
+            raise EncodeError("an integer beyond 64 bits")
+        return number
     if isinstance(value, numbers.Real):
         return float(value)
     if isinstance(value, (list, tuple)):
@@ -75,23 +84,37 @@ def encode(value, _depth: int = 0):
                       "(return numbers, arrays, strings, or lists and dicts of them)")
 
 
+def _decode_array(data: dict) -> np.ndarray:
+    dtype = data.get("dtype")
+    if dtype not in ("bool", "int64", "float64"):
+        raise ValueError(f"unknown array dtype {str(dtype)[:20]!r}")
+    with warnings.catch_warnings():  # numpy 1.x warns on ragged lists, numpy 2 raises
+        warnings.simplefilter("ignore")
+        array = np.array(data[ARRAY_KEY])
+    kinds = {"bool": "b", "int64": "bi", "float64": "bif"}[dtype]
+    if array.size and array.dtype.kind not in kinds:
+        raise ValueError(f"an array tagged {dtype} that holds {array.dtype.kind!r} data")
+    shape = data.get("shape", list(array.shape))
+    if not (isinstance(shape, list) and len(shape) <= MAX_DEPTH
+            and all(type(n) is int and 0 <= n <= MAX_ELEMENTS for n in shape)):
+        raise ValueError("an array with a malformed shape")
+    if array.size > MAX_ELEMENTS or array.size != math.prod(shape):
+        raise ValueError("array data that does not match its shape")
+    return array.astype(dtype).reshape(shape)
+
+
 def decode(data, _depth: int = 0):
-    """Inverse of :func:`encode`: tagged lists become numpy arrays again."""
+    """Inverse of :func:`encode`: tagged lists become numpy arrays again (strict, see above)."""
     if _depth > MAX_DEPTH:
         raise ValueError("data nested too deeply")
     if isinstance(data, list):
         return [decode(item, _depth + 1) for item in data]
     if isinstance(data, dict):
         if ARRAY_KEY in data:
-            dtype = data.get("dtype")
-            if dtype not in ("bool", "int64", "float64"):
-                raise ValueError(f"unknown array dtype {dtype!r}")
-            array = np.array(data[ARRAY_KEY], dtype=dtype)
-            shape = tuple(int(n) for n in data.get("shape", array.shape))
-            if array.size != int(np.prod(shape)):
-                raise ValueError("array data does not match its shape")
-            return array.reshape(shape)
+            return _decode_array(data)
         return {str(key): decode(item, _depth + 1) for key, item in data.items()}
+    if type(data) is int and not -INT64 <= data < INT64:
+        raise ValueError("an integer beyond 64 bits")
     if data is None or isinstance(data, (bool, int, float, str)):
         return data
     raise ValueError(f"unexpected JSON value of type {type(data).__name__}")

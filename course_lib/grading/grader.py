@@ -7,16 +7,22 @@ outputs, computed here, in the grader's process. The score never depends on anyt
 the notebook prints or redefines.
 
 A cell that raises is recorded and the next cells still run (every question gets its
-chance). A cell that never finishes or kills the kernel (``os._exit``, a segfault, the
-memory limit) is reported, and the notebook is run again in a fresh kernel without it,
-at most ``attempts`` times in all; a graded function that hangs or kills the kernel
-loses that question only. :func:`grade` grades many submissions in parallel, writes one
-record each as soon as it is done, skips those already graded, and writes the CSV.
+chance). A cell that never finishes, kills the kernel (``os._exit``, a segfault, the
+memory limit), prints too much or forges messages is reported, and the notebook is run
+again in a fresh kernel without it, at most ``attempts`` times and within the one time
+budget of the submission (:class:`~.limits.Limits`); a graded function that hangs or
+kills the kernel loses that question only. :func:`grade` grades many submissions in
+parallel and writes a record for every one, whatever happens: a file that is not a
+notebook, a symbolic link, a duplicate name, or a failure of the grader itself (then
+marked, and retried by the next run). It skips submissions already graded and writes the
+CSV summary.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import resource
+import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -25,46 +31,31 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from . import codec, notebook, results
+from . import cage, codec, notebook, results
 from .digest import digest, function_material
 from .assignment import Assignment
 from .compare import mismatch
+from .limits import Limits
+from .protocol import MAX_ID_CHARS, results_of
 from .questions import Question, hidden_rng
 from .runner import run_kernel
 from .sandbox import Sandbox, detect, unsandboxed
 
+__all__ = ["Limits", "grade", "grade_submission"]
 
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one submission.
-
-    timeout : wall-clock seconds for one run of the whole notebook and its questions.
-    memory_mb : address-space limit of the kernel (RLIMIT_AS), in MiB.
-    question_seconds : time one graded function may take over all its hidden cases.
-    attempts : kernel runs per submission (a run that hangs or dies is retried without
-        the culprit cell).
-    """
-
-    timeout: float = 30.0
-    memory_mb: int = 1024
-    question_seconds: float = 5.0
-    attempts: int = 3
-
-    def __post_init__(self):
-        if not self.timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout!r}")
-        if not 256 <= self.memory_mb:
-            raise ValueError(f"memory_mb must be >= 256, got {self.memory_mb!r}")
-        if not self.question_seconds > 0:
-            raise ValueError(f"question_seconds must be > 0, got {self.question_seconds!r}")
-        if not 1 <= self.attempts <= 10:
-            raise ValueError(f"attempts must be in 1..10, got {self.attempts!r}")
+#: One notebook is parsed at a time: parsing takes up to 25 times the file's size.
+_PARSING = threading.Lock()
 
 
-def sha256_of(path: Path) -> str:
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a submission file as the grader reads it ("" when it cannot be read)."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
+        return sha256_of(notebook.read_submission(path))
+    except notebook.InvalidNotebook:
         return ""
 
 
@@ -105,9 +96,9 @@ def _problem(answers: list, index: int, expected, question: Question) -> str | N
         return str(answer.get("error"))[:300]
     try:
         value = codec.decode(answer.get("value"))
-    except (ValueError, TypeError, RecursionError):
-        return "malformed answer"
-    return mismatch(value, expected, question.rtol, question.atol, question.up_to_sign)
+        return mismatch(value, expected, question.rtol, question.atol, question.up_to_sign)
+    except (ValueError, TypeError, OverflowError, RecursionError) as error:
+        return f"an answer the grader cannot read ({str(error)[:100]})"
 
 
 def _score_value(question: Question, answers: list, ref: dict, student_id: str) -> dict:
@@ -141,6 +132,19 @@ def _answer_text(answers: list) -> str | None:
     return text if len(text) <= ANSWER_CHARS else text[:ANSWER_CHARS - 3] + "..."
 
 
+def _new_record(assignment: Assignment, path: Path, sandbox: Sandbox) -> dict:
+    return {"submission": str(path), "assignment": assignment.name, "student_id": None,
+            "score": 0.0, "max_score": assignment.max_score, "questions": {}, "error": None,
+            "cell_errors": [], "notes": [], "sha256": "", "fingerprint": assignment.fingerprint,
+            "sandbox": sandbox.name, "memory_cage": sandbox.cage[0], "peak_memory_mb": 0.0}
+
+
+def _not_graded(record: dict, questions: list[Question], why: str, error: str) -> dict:
+    record["error"] = error
+    record["questions"] = {q.name: _zero(q, f"not graded: {why}") for q in questions}
+    return record
+
+
 def grade_submission(assignment: Assignment, path: str | Path, sandbox: Sandbox,
                      limits: Limits = Limits(), only: set[str] | None = None) -> dict:
     """Grade one notebook file; always returns a record (see the module docstring).
@@ -150,28 +154,40 @@ def grade_submission(assignment: Assignment, path: str | Path, sandbox: Sandbox,
     """
     started = time.monotonic()
     path = Path(path)
-    record = {"submission": str(path), "assignment": assignment.name, "student_id": None,
-              "score": 0.0, "max_score": assignment.max_score, "questions": {}, "error": None,
-              "cell_errors": [], "notes": [], "sha256": sha256_of(path),
-              "fingerprint": assignment.fingerprint, "sandbox": sandbox.name}
+    record = _new_record(assignment, path, sandbox)
     questions = [q for q in assignment.questions if only is None or q.name in only]
     try:
-        parsed = notebook.read(path)
+        data = notebook.read_submission(path)
+        record["sha256"] = sha256_of(data)
+        with _PARSING:
+            parsed = notebook.parse(data)
+        del data
         cells = notebook.code_cells(parsed)
+    except notebook.SubmissionFileError as error:
+        return _finish(_not_graded(record, questions, "not a readable notebook file",
+                                   f"not graded: {error}"), started)
     except notebook.InvalidNotebook as error:
-        record["error"] = f"invalid notebook: {error}"
-        record["questions"] = {q.name: _zero(q, "not graded: invalid notebook") for q in questions}
-        return _finish(record, started)
-    meant_for = (parsed.get("metadata") or {}).get("course_lib", {})
-    if isinstance(meant_for, dict) and meant_for.get("assignment") not in (None, assignment.name):
-        record["notes"].append(f"this notebook was handed out for {meant_for.get('assignment')!r}")
+        return _finish(_not_graded(record, questions, "invalid notebook",
+                                   f"invalid notebook: {error}"), started)
+    meant_for = notebook.handed_out_for(parsed)
+    del parsed
+    if meant_for not in (None, assignment.name):
+        record["notes"].append(f"this notebook was handed out for {meant_for!r}")
+    if results.printable(str(path)) != str(path):
+        record["error"] = "the file name is not printable UTF-8 (shown escaped in summary.csv); rename it"
+    with sandbox.worker() as uid:
+        _run_attempts(assignment, questions, cells, sandbox, limits, started + limits.timeout, uid, record)
+    return _finish(record, started)
 
+
+def _run_attempts(assignment, questions, cells, sandbox, limits, budget_end, uid, record) -> None:
+    """Run the notebook until ``questions`` are answered, or attempts or time run out."""
     ref = assignment.reference
     by_name = {question.name: question for question in questions}
     pending = [question.name for question in questions]
     cases: dict[str, list] = {}
     outcomes: dict[str, dict] = {}
-    problems: list[str] = []
+    problems = [record["error"]] if record["error"] else []
     skipped: set[int] = set()
     state = {"student_id": None}
     labels = {cell.number: cell.label() for cell in cells}
@@ -192,38 +208,27 @@ def grade_submission(assignment: Assignment, path: str | Path, sandbox: Sandbox,
         return requests
 
     for attempt in range(limits.attempts):
+        if time.monotonic() >= budget_end:
+            problems.append(f"the time limit of {limits.timeout:g} s for the whole submission was used up")
+            break
         run = run_kernel([cell for cell in cells if cell.number not in skipped], on_ready, sandbox,
-                         limits.timeout, limits.memory_mb, limits.question_seconds)
-        for number, text in run.cell_errors.items():
-            record["cell_errors"].append({"cell": number, "error": text})
+                         limits, budget_end, uid)
+        talk = run.conversation
+        record["peak_memory_mb"] = max(record["peak_memory_mb"], round(run.peak_memory / 2**20, 1))
+        record["cell_errors"] += [{"cell": number, "error": text}
+                                  for number, text in talk.cell_errors.items()]
+        if talk.id_length > MAX_ID_CHARS:
+            record["notes"].append(f"STUDENT_ID is longer than {MAX_ID_CHARS} characters: only its first "
+                                   f"{MAX_ID_CHARS} were used")
         student_id = state["student_id"] or ""
-        for name in list(pending):
-            if name in run.answers:
-                question = by_name[name]
-                if question.kind == "function":
-                    outcomes[name] = _score_function(question, cases[name], run.answers[name], ref)
-                else:
-                    outcomes[name] = _score_value(question, run.answers[name], ref, student_id)
-                pending.remove(name)
-        failure = run.failure
-        if failure is None:
-            if not run.ready:
-                problems.append("the kernel ended its conversation with the grader early")
-            break
-        if failure.question in pending:
-            question = by_name[failure.question]
-            pending.remove(failure.question)
-            outcomes[question.name] = _zero(question, f"calling {question.target} on the hidden inputs: "
-                                                      f"{failure.reason}")
-            problems.append(f"{question.name} ({question.target}): {failure.reason}")
-        elif failure.cell is not None:
-            skipped.add(failure.cell)
-            problems.append(f"{labels.get(failure.cell, f'cell {failure.cell}')}: {failure.reason}; "
-                            "the notebook was run again without that cell")
-        else:
-            problems.append(f"the kernel {failure.reason}")
-            break
-        if not pending:
+        for name in [name for name in pending if name in talk.answers]:
+            question, answers = by_name[name], results_of(talk.answers[name])
+            if question.kind == "function":
+                outcomes[name] = _score_function(question, cases[name], answers, ref)
+            else:
+                outcomes[name] = _score_value(question, answers, ref, student_id)
+            pending.remove(name)
+        if not _next_attempt(run, pending, by_name, outcomes, problems, skipped, labels, budget_end):
             break
     for name in pending:
         outcomes[name] = _zero(by_name[name], "not graded: the kernel failed on every attempt")
@@ -233,11 +238,35 @@ def grade_submission(assignment: Assignment, path: str | Path, sandbox: Sandbox,
         record["notes"].append("STUDENT_ID is empty: graded on the shared default problem")
     record["questions"] = {question.name: outcomes[question.name] for question in questions}
     record["error"] = "; ".join(problems) or None
-    return _finish(record, started)
+
+
+def _next_attempt(run, pending, by_name, outcomes, problems, skipped, labels, budget_end) -> bool:
+    """Note why ``run`` failed; True when another run (without the culprit cell) may help."""
+    failure = run.failure
+    if failure is None:
+        if not run.ready:
+            problems.append("the kernel ended its conversation with the grader early")
+        return False
+    if failure.question in pending:
+        question = by_name[failure.question]
+        pending.remove(failure.question)
+        outcomes[question.name] = _zero(question, f"calling {question.target} on the hidden inputs: "
+                                                  f"{failure.reason}")
+        problems.append(f"{question.name} ({question.target}): {failure.reason}")
+    elif failure.cell is not None:
+        skipped.add(failure.cell)
+        again = ("the notebook was run again without that cell" if time.monotonic() < budget_end
+                 else "no time was left to run the notebook again")
+        problems.append(f"{labels.get(failure.cell, f'cell {failure.cell}')}: {failure.reason}; {again}")
+    else:
+        problems.append(f"the kernel {failure.reason}")
+        return False
+    return bool(pending) and time.monotonic() < budget_end
 
 
 def _finish(record: dict, started: float) -> dict:
     record["cell_errors"] = _unique(record["cell_errors"])
+    record["notes"] = list(dict.fromkeys(record["notes"]))
     record["score"] = round(sum(item["score"] for item in record["questions"].values()), 4)
     record["seconds"] = round(time.monotonic() - started, 3)
     record["graded_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -256,18 +285,82 @@ def _unique(items: list[dict]) -> list[dict]:
 
 @dataclass
 class GradeRun:
-    """The outcome of :func:`grade`: the records and the submissions that could not be graded."""
+    """The outcome of :func:`grade`: the records, and those the grader itself failed on."""
 
     records: list = field(default_factory=list)
     failures: list = field(default_factory=list)
     reused: int = 0
     seconds: float = 0.0
+    sandbox: str = ""
+    memory_cage: str = ""
+
+
+def grade_safely(assignment: Assignment, path: Path, sandbox: Sandbox, limits: Limits,
+                 only: set[str] | None = None) -> dict:
+    """:func:`grade_submission`, and a record even when the grader itself fails.
+
+    Such a record says "grader error", scores 0 and is marked ``grader_error`` so that the
+    next run grades the submission again.
+    """
+    started = time.monotonic()
+    try:
+        return grade_submission(assignment, path, sandbox, limits, only)
+    except Exception as error:  # a bug or a broken machine, not the student's fault
+        record = _new_record(assignment, path, sandbox)
+        asked = [question for question in assignment.questions if only is None or question.name in only]
+        _not_graded(record, asked, "grader error",
+                    f"grader error, not the submission's fault ({type(error).__name__}: {error}); "
+                    "the next run grades it again")
+        record["grader_error"] = traceback.format_exc()[-3000:]
+        return _finish(record, started)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True  # something is there (or an unencodable name): its entry says what
+    return True
+
+
+def _entry_record(assignment, entry, sandbox) -> dict:
+    record = _new_record(assignment, entry.path, sandbox)
+    return _finish(_not_graded(record, assignment.questions, "see the error", f"not graded: {entry.problem}"),
+                   time.monotonic())
+
+
+def _kept(out_dir: Path, entry, fingerprint: str) -> dict | None:
+    """The record of ``entry`` from an earlier run, when it graded this very file."""
+    old = results.load_record(results.record_path(out_dir, entry.name))
+    if old is None or old.get("grader_error"):
+        return None
+    sha = file_sha256(entry.path)
+    return old if sha and results.is_current(old, sha, fingerprint) else None
+
+
+def prepare(assignment, paths, out_dir, jobs, limits, sandbox) -> tuple[Sandbox, str]:
+    """The sandbox (or none) for grading ``paths`` into ``out_dir``, with its memory cage;
+    and a sentence saying how memory is limited."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results.remove_stale_temporaries(out_dir)
+    folders = {path.absolute().parent for path in paths}
+    protected = [*assignment.protected, out_dir, *folders, *{folder.resolve() for folder in folders}]
+    box = detect(protected, limits.disk_mb, jobs) if sandbox else unsandboxed()
+    kind, parent, how = cage.detect(limits.memory_mb * 2**20, limits.processes)
+    box.cage = (kind, parent)
+    assignment.hidden, assignment.reference  # load both once, before the workers share them
+    return box, how
 
 
 def grade(assignment: str | Assignment, submissions, out_dir: str | Path, *, jobs: int | None = None,
           limits: Limits = Limits(), sandbox: bool = True, force: bool = False,
           root: str | Path | None = None, log: Callable[[str], None] = print) -> GradeRun:
     """Grade ``submissions`` (notebook paths) and write ``out_dir/<stem>.json`` + summary.csv.
+
+    Every path gets a record (see the module docstring); only a path where nothing exists
+    at all is refused, as a typo of the instructor's (``ValueError``).
 
     Parameters
     ----------
@@ -285,52 +378,60 @@ def grade(assignment: str | Assignment, submissions, out_dir: str | Path, *, job
     if isinstance(assignment, str):
         assignment = Assignment(assignment, root)
     paths = [Path(path) for path in submissions]
-    missing = [str(path) for path in paths if not path.is_file()]
-    if missing:  # a typo in a path is the instructor's, not a student's zero
+    missing = [results.printable(str(path)) for path in paths if not _exists(path)]
+    if missing:
         raise ValueError(f"submissions not found: {', '.join(missing[:5])}"
                          + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
-    stems: dict[str, Path] = {}
-    for path in paths:
-        if path.stem in stems and stems[path.stem] != path:
-            raise ValueError(f"two submissions share the stem {path.stem!r}: {stems[path.stem]} and {path}")
-        stems[path.stem] = path
-    paths = list(stems.values())
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results.remove_stale_temporaries(out_dir)
-    protected = [*assignment.protected, out_dir, *{path.resolve().parent for path in paths}]
-    box = detect(protected) if sandbox else unsandboxed()
-    assignment.hidden, assignment.reference  # load both once, before the workers share them
-
-    run = GradeRun()
+    box, how = prepare(assignment, paths, out_dir, jobs, limits, sandbox)
+    run = GradeRun(sandbox=box.name, memory_cage=box.cage[0])
+    log(f"sandbox: {box.name}{' (kernels run as uids ' + str(box.uids[0]) + '...)' if box.uids else ''}; "
+        f"memory of each kernel's processes limited by {how}")
     todo = []
-    for path in paths:
-        old = results.load_record(results.record_path(out_dir, path))
-        if not force and results.is_current(old, sha256_of(path), assignment.fingerprint):
+    for entry in results.plan(paths):
+        old = None if force or entry.problem else _kept(out_dir, entry, assignment.fingerprint)
+        if entry.problem:
+            _save(run, out_dir, entry, _entry_record(assignment, entry, box), log, "")
+        elif old is not None:
             run.records.append(old)
             run.reused += 1
-            log(f"{path.name}: already graded ({old['score']:g}/{old['max_score']:g}), kept")
+            log(f"{results.printable(entry.path.name)}: already graded "
+                f"({old['score']:g}/{old['max_score']:g}), kept")
         else:
-            todo.append(path)
+            todo.append(entry)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade_submission, assignment, path, box, limits): path for path in todo}
+        futures = {pool.submit(grade_safely, assignment, entry.path, box, limits): entry for entry in todo}
         for done, future in enumerate(as_completed(futures), start=1):
-            path = futures[future]
-            try:
-                record = future.result()
-            except Exception as error:  # a bug or a broken machine, not the student's fault
-                run.failures.append((str(path), f"{type(error).__name__}: {error}"))
-                log(f"[{done}/{len(todo)}] {path.name}: GRADER ERROR, not recorded: {error}\n"
-                    f"{traceback.format_exc()}")
-                continue
-            results.write_record(out_dir, record)
-            run.records.append(record)
-            reason = f" ({record['error']})" if record["error"] else ""
-            log(f"[{done}/{len(todo)}] {path.name}: {record['score']:g}/{record['max_score']:g} "
-                f"in {record['seconds']:.1f} s{reason}")
+            _save(run, out_dir, futures[future], future.result(), log, f"[{done}/{len(todo)}] ")
     results.write_summary(out_dir, assignment.name, [question.name for question in assignment.questions])
     run.seconds = time.monotonic() - started
     return run
+
+
+def _save(run: GradeRun, out_dir: Path, entry, record: dict, log, prefix: str) -> None:
+    results.write_record(out_dir, record, entry.name)
+    run.records.append(record)
+    if record.get("grader_error"):
+        run.failures.append((results.printable(str(entry.path)), record["error"]))
+        log(f"{prefix}{results.printable(entry.path.name)}: GRADER ERROR: {record['error']}\n"
+            f"{record['grader_error']}")
+        return
+    reason = f" ({record['error']})" if record["error"] else ""
+    log(f"{prefix}{results.printable(entry.path.name)}: {record['score']:g}/{record['max_score']:g} "
+        f"in {record['seconds']:.1f} s{reason}")
+
+
+def peak_memory_mb() -> float:
+    """The grader process's own peak resident memory (the kernels not included), in MiB.
+
+    ``VmHWM`` of this process image: ``ru_maxrss`` would also count the process it was
+    forked from, since it survives ``exec``.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

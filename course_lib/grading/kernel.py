@@ -12,6 +12,9 @@ kernel -> grader
     ``{"event": "ready", "student_id": ...}``, ``{"event": "question", "name": ...}``,
     ``{"event": "answer", "name": ..., "results": [...]}``, ``{"event": "done"}``.
 
+The grader checks every line against :mod:`course_lib.grading.protocol` (order and size).
+Before any student code runs, the kernel caps its own resources (:func:`set_limits`).
+
 Only the *outputs* of the student's functions leave this process, as plain data
 (:mod:`course_lib.grading.codec`); the grader compares them with references in its own
 process. Student code can therefore lie only about its own answers, which it could do
@@ -28,6 +31,7 @@ import signal
 import sys
 
 from .codec import EncodeError, decode, encode
+from .protocol import MAX_ANSWER_BYTES, MAX_ID_CHARS
 
 # Bound before any student code runs, so that monkeypatching json/os later cannot
 # break the channel (a student could only break their own submission anyway).
@@ -72,13 +76,19 @@ class Channel:
         return _loads(line)
 
 
-def set_limits(memory_mb: int, file_mb: int) -> None:
-    """Cap the address space, file sizes and core dumps of this process and its children."""
-    memory = memory_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    files = file_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+def set_limits(memory_mb: int, file_mb: int, processes: int, files: int = 256) -> None:
+    """Cap this process and its children: address space, file size, processes, descriptors.
+
+    RLIMIT_NPROC counts the tasks (processes and threads) of this user in this user
+    namespace: bubblewrap gives each kernel its own, or the grader a uid of its own. Without
+    a sandbox it would count all the user's processes, so ``processes=0`` leaves it alone.
+    """
+    limits = [(resource.RLIMIT_AS, memory_mb * 2**20), (resource.RLIMIT_FSIZE, file_mb * 2**20),
+              (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, files)]
+    for limit, value in limits + ([(resource.RLIMIT_NPROC, processes)] if processes else []):
+        hard = resource.getrlimit(limit)[1]
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(limit, (value, value))
 
 
 def make_shell():
@@ -142,6 +152,7 @@ def _answer_question(namespace: dict, question: dict, seconds: float) -> list[di
 def run(channel: Channel, question_seconds: float) -> None:
     """Run the cells, report the student id, then answer the grader's questions."""
     job = channel.receive()
+    os.environ["COURSE_LIB_GRADING"] = "1"  # check() skips its advice for students
     shell = make_shell()
     for number, source in job["cells"]:
         channel.send({"event": "cell", "number": number})
@@ -150,18 +161,27 @@ def run(channel: Channel, question_seconds: float) -> None:
         if error is not None:
             channel.send({"event": "cell_error", "number": number, "error": _describe(error)})
     student_id = shell.user_ns.get("STUDENT_ID")
-    student_id = student_id[:100] if type(student_id) is str else None
+    # one character more than the grader keeps, so that it can say the id was cut
+    student_id = student_id[: MAX_ID_CHARS + 1] if type(student_id) is str else None
     channel.send({"event": "ready", "student_id": student_id})
     request = channel.receive()
     for question in request["questions"]:
         channel.send({"event": "question", "name": question["name"]})
-        results = _answer_question(shell.user_ns, question, question_seconds)
-        try:
-            channel.send({"event": "answer", "name": question["name"], "results": results})
-        except (TypeError, ValueError) as error:  # e.g. a circular structure
-            channel.send({"event": "answer", "name": question["name"],
-                          "results": [{"ok": False, "error": f"unreadable answer: {_describe(error)}"}]})
+        results = _bounded(_answer_question(shell.user_ns, question, question_seconds))
+        channel.send({"event": "answer", "name": question["name"], "results": results})
     channel.send({"event": "done"})
+
+
+def _bounded(results: list[dict]) -> list[dict]:
+    """``results``, or one error when they are not JSON or larger than MAX_ANSWER_BYTES."""
+    try:
+        size = len(_dumps(results, allow_nan=True, separators=(",", ":")))
+    except (TypeError, ValueError) as error:  # e.g. a circular structure
+        return [{"ok": False, "error": f"unreadable answer: {_describe(error)}"}]
+    if size > MAX_ANSWER_BYTES:
+        return [{"ok": False, "error": f"the answer is {size // 1024} kB of data, more than the "
+                                       f"{MAX_ANSWER_BYTES // 1024} kB allowed"}]
+    return results
 
 
 def main(argv=None) -> None:
@@ -170,9 +190,10 @@ def main(argv=None) -> None:
     parser.add_argument("--in-fd", type=int, required=True)
     parser.add_argument("--memory-mb", type=int, required=True)
     parser.add_argument("--file-mb", type=int, default=64)
+    parser.add_argument("--processes", type=int, default=64)
     parser.add_argument("--question-seconds", type=float, default=5.0)
     args = parser.parse_args(argv)
-    set_limits(args.memory_mb, args.file_mb)
+    set_limits(args.memory_mb, args.file_mb, args.processes)
     channel = Channel(args.out_fd, args.in_fd)
     run(channel, args.question_seconds)
     sys.stdout.flush()

@@ -18,8 +18,7 @@ from pathlib import Path
 from . import results
 from .assignment import Assignment
 from .digest import current_digest
-from .grader import Limits, grade_submission, sha256_of
-from .sandbox import detect, unsandboxed
+from .grader import Limits, file_sha256, grade_safely, prepare
 
 
 @dataclass
@@ -46,7 +45,7 @@ class RegradeRun:
 def affected(assignment: Assignment, record: dict) -> set[str]:
     """Names of the questions of ``record`` that must run again."""
     questions = assignment.questions
-    if record.get("sha256") != sha256_of(Path(record["submission"])):
+    if record.get("sha256") != file_sha256(record["submission"]):
         return {question.name for question in questions}
     ref, student_id = assignment.reference, record.get("student_id") or ""
     stale = set()
@@ -65,7 +64,8 @@ def merge(assignment: Assignment, old: dict, new: dict) -> dict:
                            for question in assignment.questions}
     merged["score"] = round(sum(item["score"] for item in merged["questions"].values()), 4)
     merged["max_score"] = assignment.max_score
-    for key in ("sha256", "fingerprint", "sandbox", "graded_at", "student_id"):
+    for key in ("sha256", "fingerprint", "sandbox", "memory_cage", "peak_memory_mb", "graded_at",
+                "student_id"):
         merged[key] = new[key]
     merged["error"] = new["error"] if new["error"] else old.get("error")
     merged["seconds"] = round(old.get("seconds", 0.0) + new["seconds"], 3)
@@ -81,29 +81,29 @@ def regrade(assignment: str | Assignment, out_dir: str | Path, *, jobs: int = 1,
     if isinstance(assignment, str):
         assignment = Assignment(assignment, root)
     out_dir = Path(out_dir)
-    records = [record for path in sorted(out_dir.glob("*.json"))
+    records = [(path.stem, record) for path in sorted(out_dir.glob("*.json"))
                if (record := results.load_record(path)) and "questions" in record
                and record.get("assignment") == assignment.name]
     run = RegradeRun()
     todo = []
-    for record in records:
+    for name, record in records:
         stale = affected(assignment, record)
         if stale:
-            todo.append((record, stale))
+            todo.append((name, record, stale))
         else:
             run.unchanged += 1
     if todo:
-        paths = {Path(record["submission"]).resolve().parent for record, _ in todo}
-        box = detect([*assignment.protected, out_dir, *paths]) if sandbox else unsandboxed()
+        paths = [Path(record["submission"]) for _, record, _ in todo]
+        box, _ = prepare(assignment, paths, out_dir, max(1, jobs), limits, sandbox)
 
         def one(item):
-            record, stale = item
-            fresh = grade_submission(assignment, record["submission"], box, limits, only=stale)
-            return record, stale, merge(assignment, record, fresh)
+            name, record, stale = item
+            fresh = grade_safely(assignment, Path(record["submission"]), box, limits, only=stale)
+            return name, record, stale, merge(assignment, record, fresh)
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for old, stale, new in pool.map(one, todo):
-                results.write_record(out_dir, new)
+            for name, old, stale, new in pool.map(one, todo):
+                results.write_record(out_dir, new, name)
                 stem = Path(new["submission"]).stem
                 run.rerun[stem] = sorted(stale)
                 if new["score"] != old["score"]:

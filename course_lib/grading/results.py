@@ -5,18 +5,29 @@ target (``os.replace`` is atomic on POSIX), so a run that is stopped leaves eith
 old record or the new one, never half a file. A record remembers the SHA-256 of the
 submission and the assignment's fingerprint; :func:`is_current` tells a resumed run
 which submissions are already graded.
+
+File names are untrusted. A record is ``<submission stem>.json``; a stem that cannot be a
+file name as it is (not encodable, too long, starting with a dot) or that several
+submissions share gets an escaped name with a hash of the full path (:func:`plan`).
+``summary.csv`` is valid UTF-8 whatever the names: undecodable bytes and control
+characters are written as backslash escapes (:func:`printable`), and a cell that would
+start with ``= + - @`` (a spreadsheet formula) gets a leading ``'``.
 """
 from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 SUMMARY_NAME = "summary.csv"
+FORMULA_STARTS = ("=", "+", "-", "@")
+MAX_NAME_BYTES = 200
 
 
 def write_atomic(path: str | Path, text: str) -> None:
@@ -42,13 +53,65 @@ def remove_stale_temporaries(out_dir: str | Path) -> None:
             path.unlink()
 
 
-def record_path(out_dir: str | Path, submission: str | Path) -> Path:
-    """``RESULTS_DIR/<submission stem>.json``."""
-    return Path(out_dir) / f"{Path(submission).stem}.json"
+def printable(text: str) -> str:
+    """``text`` as valid, printable UTF-8: undecodable bytes as ``\\xNN``, lone surrogates
+    as ``\\udNNN``, control characters as ``\\n``, ``\\x07``..."""
+    try:
+        text = os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no file name can hold
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
-def write_record(out_dir: str | Path, record: dict) -> Path:
-    path = record_path(out_dir, record["submission"])
+@dataclass(frozen=True)
+class Entry:
+    """A submission path, the stem of its record file, and why it is not graded (or None)."""
+
+    path: Path
+    name: str
+    problem: str | None = None
+
+
+def _plain(stem: str) -> bool:
+    try:
+        size = len(os.fsencode(stem))
+    except UnicodeEncodeError:
+        return False
+    return 0 < size <= MAX_NAME_BYTES and not stem.startswith(".") and printable(stem) == stem
+
+
+def _escaped(path: Path) -> str:
+    digest = hashlib.sha256(str(path).encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    stem = printable(path.stem).replace("/", "_").replace("\\", "_").lstrip(".")[:80]
+    return f"{stem}~{digest}"
+
+
+def plan(paths: list[Path]) -> list[Entry]:
+    """One entry per distinct path: record names, and duplicate stems marked as problems."""
+    unique = list(dict.fromkeys(Path(path) for path in paths))
+    owners: dict[str, list[Path]] = {}
+    for path in unique:
+        owners.setdefault(path.stem, []).append(path)
+    entries = []
+    for path in unique:
+        shared = owners[path.stem]
+        if len(shared) > 1:
+            listed = ", ".join(printable(str(other)) for other in shared[:5])
+            problem = (f"{len(shared)} submissions have the file stem {printable(path.stem)!r} ({listed}); "
+                       "give each its own file name and grade again")
+            entries.append(Entry(path, _escaped(path), problem))
+        else:
+            entries.append(Entry(path, path.stem if _plain(path.stem) else _escaped(path)))
+    return entries
+
+
+def record_path(out_dir: str | Path, name: str) -> Path:
+    """``RESULTS_DIR/<name>.json``, ``name`` an :class:`Entry`'s."""
+    return Path(out_dir) / f"{name}.json"
+
+
+def write_record(out_dir: str | Path, record: dict, name: str) -> Path:
+    path = record_path(out_dir, name)
     write_atomic(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
     return path
 
@@ -95,14 +158,23 @@ def identity_flags(records: list[dict]) -> dict[str, str]:
     return flags
 
 
+def safe_cell(value):
+    """A CSV cell that is valid UTF-8 and never a spreadsheet formula."""
+    if not isinstance(value, str):
+        return value
+    value = printable(value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def summary_rows(records: list[dict], question_names: list[str]) -> list[list]:
     rows = [["submission", "student_id", "score", "max_score", *question_names, "error", "flags"]]
     flags = identity_flags(records)
-    for record in sorted(records, key=lambda item: Path(item["submission"]).stem):
+    for record in sorted(records, key=lambda item: printable(str(item["submission"]))):
         name = Path(record["submission"]).name
         scores = [record["questions"].get(name_, {}).get("score", 0.0) for name_ in question_names]
-        rows.append([name, record.get("student_id") or "", record["score"], record["max_score"],
-                     *scores, record["error"] or "", flags[name]])
+        row = [name, record.get("student_id") or "", record["score"], record["max_score"],
+               *scores, record["error"] or "", flags[name]]
+        rows.append([safe_cell(value) for value in row])
     return rows
 
 

@@ -1,13 +1,18 @@
-"""The grader's side of one kernel: start it in the sandbox, feed it, watch the clock.
+"""The grader's side of one kernel: start it in the sandbox, feed it, watch the clocks.
 
 :func:`run_kernel` starts ``course_lib.grading.kernel`` in a child process (inside the
-sandbox), sends it the cells, waits for "ready", asks its questions and collects the
-answers, all under one wall-clock limit. It never raises because of what the student's
-code did: a timeout, a crash or garbage on the channel come back as a :class:`Failure`
-that says where it happened (which cell, which question), so the grader can decide.
+sandbox and its memory cage), sends it the cells, waits for "ready", asks its questions
+and collects the answers. It enforces, from outside, every limit of :class:`~.Limits`:
+the submission's time budget, a cell's and a question's time, the output volume, the
+memory of the whole process tree (polled, where no cgroup does it), and the conversation
+itself (:mod:`~.protocol`). Each is enforced by SIGKILL of the whole tree. It never raises
+because of what the student's code did: a timeout, a crash or garbage on the channel come
+back as a :class:`Failure` that says where it happened (which cell, which question), so
+the grader can decide.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -21,12 +26,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from . import cage as cages
+from .limits import Limits
 from .notebook import Cell
-from .sandbox import Sandbox, kernel_environment
+from .protocol import MAX_MESSAGE_BYTES, Conversation, ProtocolError
+from .sandbox import Sandbox, kernel_environment, package_dir, seccomp_fd
 
-#: Longest line the kernel may send (answers are capped by the codec well below this).
-MAX_MESSAGE = 32 * 2**20
 LOG_TAIL = 4000
+#: A graded function that ignores the kernel's alarm is killed this much later.
+QUESTION_GRACE = 1.0
 
 
 class KernelStartError(RuntimeError):
@@ -35,7 +43,7 @@ class KernelStartError(RuntimeError):
 
 @dataclass
 class Failure:
-    """Why a kernel run ended early: ``kind`` is timeout, died or protocol."""
+    """Why a kernel run ended early: ``kind`` is timeout, died, memory, output or protocol."""
 
     kind: str
     reason: str
@@ -45,16 +53,21 @@ class Failure:
 
 @dataclass
 class KernelRun:
-    """What one kernel reported."""
+    """What one kernel reported (its :class:`~.protocol.Conversation`) and how it ended."""
 
-    student_id: str | None = None
-    ready: bool = False
-    cell_errors: dict = field(default_factory=dict)
-    answers: dict = field(default_factory=dict)
+    conversation: Conversation
     failure: Failure | None = None
-    done: bool = False
     log_tail: str = ""
     seconds: float = 0.0
+    peak_memory: int = 0
+
+    @property
+    def ready(self) -> bool:
+        return self.conversation.phase != "cells"
+
+    @property
+    def done(self) -> bool:
+        return self.conversation.phase == "done"
 
 
 def describe_exit(returncode: int | None, isolated: bool) -> str:
@@ -90,30 +103,77 @@ class _Writer(threading.Thread):
             os.close(self.fd)
 
 
+@dataclass
+class _Clocks:
+    """The deadlines that apply now (monotonic seconds); the earliest one wins."""
+
+    limits: Limits
+    budget_end: float
+    cell_end: float | None = None
+    question_end: float | None = None
+
+    def update(self, event: str) -> None:
+        now = time.monotonic()
+        if event == "cell":
+            self.cell_end = now + self.limits.cell_seconds
+        elif event == "ready":
+            self.cell_end = None
+        elif event == "question":
+            self.question_end = now + self.limits.question_seconds + QUESTION_GRACE
+        elif event == "answer":
+            self.question_end = None
+
+    def next(self) -> tuple[float, str]:
+        """(deadline, what passing it means)."""
+        options = [(self.budget_end, f"used up the time limit of {self.limits.timeout:g} s "
+                                     "for the whole submission")]
+        if self.cell_end is not None:
+            options.append((self.cell_end, f"ran longer than {self.limits.cell_seconds:g} s"))
+        if self.question_end is not None:
+            options.append((self.question_end, f"took longer than {self.limits.question_seconds:g} s "
+                                               "and ignored the alarm"))
+        return min(options)
+
+
+def _argv(limits: Limits, events_fd: int, requests_fd: int, isolated: bool) -> list[str]:
+    return [sys.executable, "-m", "course_lib.grading.kernel", "--out-fd", str(events_fd),
+            "--in-fd", str(requests_fd), "--memory-mb", str(limits.memory_mb),
+            "--file-mb", str(limits.disk_mb), "--processes", str(limits.processes if isolated else 0),
+            "--question-seconds", str(limits.question_seconds)]
+
+
+def _start(argv: list[str], sandbox: Sandbox, uid: int | None, fds: list[int], scratch: str, cage):
+    filter_fd = seccomp_fd() if sandbox.isolated else None
+    home = "/tmp" if sandbox.isolated else scratch
+    try:
+        return subprocess.Popen(
+            cage.wrap(sandbox.command(argv, uid, filter_fd)), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            pass_fds=[*fds, *([filter_fd] if filter_fd is not None else [])], cwd=scratch, env=kernel_environment(home, str(package_dir().parent)), start_new_session=True)
+    finally:
+        if filter_fd is not None:
+            os.close(filter_fd)
+
+
 def run_kernel(cells: list[Cell], on_ready: Callable[[str | None], list[dict]], sandbox: Sandbox,
-               timeout: float, memory_mb: int, question_seconds: float = 5.0) -> KernelRun:
+               limits: Limits, budget_end: float, uid: int | None = None) -> KernelRun:
     """Run ``cells`` in a fresh sandboxed kernel and ask it the questions ``on_ready`` builds.
 
     ``on_ready(student_id)`` is called when the cells have run; it returns the question
-    requests (``{"name", "kind", "target", "cases"}``) to send. ``timeout`` bounds the
-    whole run in seconds of wall-clock time; ``memory_mb`` the kernel's address space.
+    requests (``{"name", "kind", "target", "cases"}``) to send. ``budget_end`` is the
+    monotonic time at which the submission's time budget runs out; ``uid`` the kernel's
+    uid when the grader is root (:meth:`Sandbox.worker`).
     """
-    result = KernelRun()
+    result = KernelRun(Conversation([cell.number for cell in cells]))
     start = time.monotonic()
     events_read, events_write = os.pipe()
     requests_read, requests_write = os.pipe()
-    home = None
-    with tempfile.TemporaryDirectory(prefix="course-kernel-") as scratch:
-        if not sandbox.isolated:
-            home = scratch
-        argv = [sys.executable, "-m", "course_lib.grading.kernel", "--out-fd", str(events_write),
-                "--in-fd", str(requests_read), "--memory-mb", str(memory_mb),
-                "--question-seconds", str(question_seconds)]
+    kind, parent = sandbox.cage
+    with tempfile.TemporaryDirectory(prefix="course-kernel-") as scratch, \
+            cages.make(kind, parent, limits.memory_mb * 2**20, limits.processes) as cage:
         try:
-            process = subprocess.Popen(
-                sandbox.command(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, pass_fds=(events_write, requests_read),
-                cwd=scratch, env=kernel_environment(home or "/tmp"), start_new_session=True)
+            argv = _argv(limits, events_write, requests_read, sandbox.isolated)
+            process = _start(argv, sandbox, uid, [events_write, requests_read], scratch, cage)
         finally:
             os.close(events_write)
             os.close(requests_read)
@@ -121,103 +181,125 @@ def run_kernel(cells: list[Cell], on_ready: Callable[[str | None], list[dict]], 
         writer.start()
         writer.messages.put({"cells": [[cell.number, cell.source] for cell in cells]})
         try:
-            _watch(process, events_read, writer, on_ready, result, start + timeout, timeout,
-                   sandbox.isolated)
+            _watch(process, events_read, writer, on_ready, result, _Clocks(limits, budget_end), cage)
+            _explain_end(process, result, cage, limits, sandbox.isolated, budget_end)
         finally:
             writer.messages.put(None)
-            _stop(process)
+            _stop(process, cage)
             os.close(events_read)
-            result.seconds = time.monotonic() - start
+    result.peak_memory = cage.peak
+    result.seconds = time.monotonic() - start
     return result
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen, cage) -> None:
+    """SIGKILL the kernel's whole tree and wait until every process of it is gone."""
+    tree = cages.tree(process.pid) if process.poll() is None else []
     if process.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    cage.kill()
     process.wait()
+    cages.wait_gone(tree)
     if process.stdout:
         process.stdout.close()
 
 
-def _watch(process, events_fd, writer, on_ready, result, deadline, timeout, isolated):
-    """Read events and output until "done", EOF or the deadline; fill ``result``."""
-    buffer, log = b"", bytearray()
-    where: dict = {"cell": None, "question": None}
+class _Reader:
+    """Splits the events pipe into lines and counts the kernel's output."""
+
+    def __init__(self, limits: Limits):
+        self.buffer, self.log, self.printed = bytearray(), bytearray(), 0
+        self.output_limit = limits.output_mb * 2**20
+
+    def output(self, chunk: bytes) -> bool:
+        """Keep the tail of the output; False once the kernel printed too much."""
+        self.printed += len(chunk)
+        self.log += chunk
+        del self.log[:-LOG_TAIL]
+        return self.printed <= self.output_limit
+
+    def lines(self, chunk: bytes):
+        self.buffer += chunk
+        while (end := self.buffer.find(b"\n")) >= 0:
+            line = bytes(self.buffer[:end])
+            del self.buffer[:end + 1]
+            yield line
+        if len(self.buffer) > MAX_MESSAGE_BYTES:  # a line too long already: stop buffering
+            raise ProtocolError(f"a message longer than {MAX_MESSAGE_BYTES // 1024} kB")
+
+
+def _watch(process, events_fd, writer, on_ready, result: KernelRun, clocks: _Clocks, cage) -> None:
+    """Read events and output until "done", EOF or a limit; fill ``result``."""
+    reader, talk = _Reader(clocks.limits), result.conversation
+    next_poll = time.monotonic()
     with selectors.DefaultSelector() as selector:
         selector.register(events_fd, selectors.EVENT_READ, "events")
         selector.register(process.stdout, selectors.EVENT_READ, "log")
-        reading = True
-        while reading and result.failure is None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                result.failure = Failure("timeout", f"exceeded the time limit of {timeout:g} s", **where)
+        while result.failure is None and talk.phase != "done":
+            deadline, why = clocks.next()
+            now = time.monotonic()
+            if now >= deadline:
+                result.failure = Failure("timeout", why, *talk.blame())
                 break
-            for key, _ in selector.select(timeout=min(left, 1.0)):
-                chunk = os.read(key.fd, 1 << 16)
-                if key.data == "log":
-                    if not chunk:
-                        selector.unregister(key.fileobj)
-                    log += chunk
-                    del log[:-LOG_TAIL]
-                    continue
-                if not chunk:
-                    reading = False
+            if now >= next_poll:
+                next_poll = now + cages.POLL_SECONDS
+                if cage.over_limit(process.pid):
+                    result.failure = Failure("memory", f"used more than {clocks.limits.memory_mb} MB of "
+                                                       "memory (all its processes together)", *talk.blame())
                     break
-                buffer += chunk
-                while b"\n" in buffer and reading and result.failure is None:
-                    line, buffer = buffer.split(b"\n", 1)
-                    reading = not _handle(line, where, writer, on_ready, result)
-                if len(buffer) > MAX_MESSAGE:
-                    result.failure = Failure("protocol", "sent a message larger than "
-                                             f"{MAX_MESSAGE // 2**20} MB", **where)
-                if not reading or result.failure is not None:
-                    break
-    result.log_tail = log.decode(errors="replace")
+            if not _pump(selector, min(deadline, next_poll) - now, reader, process, writer,
+                         on_ready, result, clocks):
+                break
+    result.log_tail = reader.log.decode(errors="replace")
+
+
+def _pump(selector, timeout, reader, process, writer, on_ready, result, clocks) -> bool:
+    """Handle what is readable within ``timeout``; False when the events channel closed."""
+    talk = result.conversation
+    for key, _ in selector.select(timeout=max(0.0, timeout)):
+        chunk = os.read(key.fd, 1 << 16)
+        if key.data == "log":
+            if not chunk:
+                selector.unregister(key.fileobj)
+            elif not reader.output(chunk):
+                result.failure = Failure("output", f"printed more than {clocks.limits.output_mb} MB",
+                                         *talk.blame())
+                return True
+            continue
+        if not chunk:
+            return False
+        try:
+            for line in reader.lines(chunk):
+                event = talk.receive(line)
+                clocks.update(event)
+                if event == "ready":
+                    questions = on_ready(talk.student_id)
+                    talk.ask([question["name"] for question in questions])
+                    writer.messages.put({"questions": questions})
+                if talk.phase == "done":
+                    return True
+        except ProtocolError as error:
+            result.failure = Failure("protocol", f"sent a malformed message ({error})", *talk.blame())
+            return True
+    return True
+
+
+def _explain_end(process, result: KernelRun, cage, limits: Limits, isolated: bool, budget_end: float) -> None:
+    """After the channel closed without "done": why (died, out of memory, channel closed)."""
     if result.failure is not None or result.done:
         return
-    # The channel closed without "done": the kernel died, or closed the channel.
+    cell, question = result.conversation.blame()
     try:
-        process.wait(timeout=max(0.1, min(5.0, deadline - time.monotonic())))
+        process.wait(timeout=max(0.1, min(5.0, budget_end - time.monotonic())))
     except subprocess.TimeoutExpired:
-        result.failure = Failure("protocol", "closed its channel to the grader", **where)
+        result.failure = Failure("protocol", "closed its channel to the grader", cell, question)
+        return
+    if cage.oom_killed():
+        result.failure = Failure("memory", f"was killed for using more than {limits.memory_mb} MB of "
+                                           "memory (all its processes together)", cell, question)
         return
     status = describe_exit(process.returncode, isolated)
-    if not result.ready and where["cell"] is None:
+    if not result.ready and cell is None:
         raise KernelStartError(f"the kernel did not start ({status}): {result.log_tail[-1000:]}")
-    result.failure = Failure("died", f"the kernel died ({status})", **where)
-
-
-def _handle(line: bytes, where: dict, writer, on_ready, result: KernelRun) -> bool:
-    """Apply one event; True when the kernel said it is done."""
-    try:
-        message = json.loads(line)
-        event = message["event"]
-        if event == "cell":
-            where["cell"] = int(message["number"])
-        elif event == "cell_error":
-            result.cell_errors[int(message["number"])] = str(message["error"])[:500]
-        elif event == "ready" and not result.ready:
-            student_id = message.get("student_id")
-            result.student_id = student_id[:100] if isinstance(student_id, str) else None
-            result.ready = True
-            where["cell"] = None
-            writer.messages.put({"questions": on_ready(result.student_id)})
-        elif event == "question":
-            where["question"] = str(message["name"])
-        elif event == "answer":
-            name, answers = str(message["name"]), message["results"]
-            if not isinstance(answers, list):
-                raise ValueError("results is not a list")
-            result.answers[name] = answers
-            where["question"] = None
-        elif event == "done":
-            result.done = True
-            return True
-        elif event != "ready":
-            raise ValueError(f"unknown event {event!r}")
-    except (ValueError, KeyError, TypeError, RecursionError) as error:
-        result.failure = Failure("protocol", f"sent a malformed message ({type(error).__name__})", **where)
-    return False
+    result.failure = Failure("died", f"the kernel died ({status})", cell, question)

@@ -8,11 +8,16 @@ redefining ``check`` changes nothing.
 
 ``student_rng(STUDENT_ID, "02_gradient_descent")`` is the random generator of the
 student's own problem; the grader rebuilds the same problem from the same id.
+
+``check`` also warns when the notebook uses a module the grader does not offer (torch,
+scipy, course_lib's reference code...: see :mod:`course_lib.grading.reachable`), since
+such a notebook fails where it is graded.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -46,6 +51,17 @@ def load_public_tests(assignment: str) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _warn_unreachable(namespace: dict) -> None:
+    if os.environ.get("COURSE_LIB_GRADING"):  # in the grader's sandbox: nothing else is there
+        return
+    from .reachable import unreachable
+
+    missing = unreachable(namespace)
+    if missing:
+        print(f"Warning: the grader runs notebooks without {', '.join(missing)} (only the standard "
+              "library, numpy, matplotlib and course_lib.grading.student): write the answer with numpy.")
+
+
 def _short(value, limit: int = 200) -> str:
     text = np.array2string(value, precision=6, threshold=20) if isinstance(value, np.ndarray) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -74,16 +90,14 @@ class Checker:
             print(f"No public tests found for {self.assignment}; the grader still grades your notebook.")
             return
         questions = self.tests["questions"]
-        if name is None:
-            for question in questions:
-                self._check(question, namespace)
-            return
-        matches = [question for question in questions if question["name"] == name]
+        matches = [question for question in questions if name in (None, question["name"])]
         if not matches:
             known = ", ".join(question["name"] for question in questions)
             print(f"No question {name!r} in {self.assignment}; the questions are {known}.")
             return
-        self._check(matches[0], namespace)
+        for question in matches:
+            self._check(question, namespace)
+        _warn_unreachable(namespace)
 
     def _check(self, question: dict, namespace: dict) -> None:
         points = question["points"]
