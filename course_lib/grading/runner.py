@@ -30,7 +30,7 @@ from . import cage as cages
 from .limits import Limits
 from .notebook import Cell
 from .protocol import MAX_MESSAGE_BYTES, Conversation, ProtocolError
-from .sandbox import Sandbox, kernel_environment, package_dir, seccomp_fd
+from .sandbox import Sandbox, kernel_environment, seccomp_fd
 
 LOG_TAIL = 4000
 #: A graded function that ignores the kernel's alarm is killed this much later.
@@ -149,7 +149,8 @@ def _start(argv: list[str], sandbox: Sandbox, uid: int | None, fds: list[int], s
         return subprocess.Popen(
             cage.wrap(sandbox.command(argv, uid, filter_fd)), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=[*fds, *([filter_fd] if filter_fd is not None else [])], cwd=scratch, env=kernel_environment(home, str(package_dir().parent)), start_new_session=True)
+            pass_fds=[*fds, *([filter_fd] if filter_fd is not None else [])], cwd=scratch,
+            env=kernel_environment(home), start_new_session=True)
     finally:
         if filter_fd is not None:
             os.close(filter_fd)

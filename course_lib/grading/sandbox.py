@@ -95,7 +95,7 @@ class Sandbox:
         return [*self.prefix, *filter_args, "--", *drop, *argv]
 
 
-def kernel_environment(home: str, pythonpath: str | None = None) -> dict:
+def kernel_environment(home: str) -> dict:
     """The whole environment of a kernel: nothing inherited from the grader."""
     environment = {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
@@ -108,8 +108,6 @@ def kernel_environment(home: str, pythonpath: str | None = None) -> dict:
         # the grader's own course_lib (only the package itself is visible in the sandbox)
         "PYTHONPATH": str(Path(course_lib.__file__).resolve().parent.parent),
     }
-    if pythonpath:
-        environment["PYTHONPATH"] = pythonpath
     return environment
 
 
@@ -276,7 +274,7 @@ def bubblewrap(protected: list[Path], disk_mb: int = 256, jobs: int = 1,
                "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev",
                "--size", str(disk_mb * 2**20), "--perms", "1777", "--tmpfs", WORKDIR, *_font_cache(),
                "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]
-    for key, value in kernel_environment(WORKDIR, str(package_dir().parent)).items():
+    for key, value in kernel_environment(WORKDIR).items():
         prefix += ["--setenv", key, value]
     base = int(os.environ.get("COURSE_LIB_SANDBOX_UID", DEFAULT_UID))
     uids = tuple(range(base, base + jobs)) if as_root else ()
