@@ -21,7 +21,8 @@ from .feedback import public_message
 from .gradebook import Graded
 from .results import write_atomic
 
-LIMIT_WORDS = re.compile(r"time limit|took longer|memory|killed|died|too (large|big|many)")
+LIMIT_WORDS = re.compile(r"time limit|took longer|ran longer|printed more|memory|killed|died|"
+                         r"too (large|big|many)")
 
 
 def _figure_tag(figure) -> str:

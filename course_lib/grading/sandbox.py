@@ -267,12 +267,14 @@ def bubblewrap(protected: list[Path], disk_mb: int = 256, jobs: int = 1,
     binds = _python_binds()
     _check_hidden(protected, binds)
     destinations = [destination for _, destination in binds] + [str(package_dir() / "x")]
-    prefix = [executable, *_namespaces(as_root), *_system_binds(), *_directories(destinations)]
+    # the working folder first, so that a venv or a course checkout under /tmp stays visible
+    prefix = [executable, *_namespaces(as_root), *_system_binds(),
+              "--size", str(disk_mb * 2**20), "--perms", "1777", "--tmpfs", WORKDIR,
+              *_directories(destinations)]
     for source, destination in binds:
         prefix += ["--ro-bind", source, destination]
     prefix += [*_library_view(binds), *_student_package(),
-               "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev",
-               "--size", str(disk_mb * 2**20), "--perms", "1777", "--tmpfs", WORKDIR, *_font_cache(),
+               "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev", *_font_cache(),
                "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]
     for key, value in kernel_environment(WORKDIR).items():
         prefix += ["--setenv", key, value]
