@@ -41,6 +41,8 @@ Example
 """
 from __future__ import annotations
 
+import math
+
 import functools
 from typing import Any, Callable, NamedTuple
 
@@ -475,6 +477,12 @@ rmsprop = Rule("rmsprop", _rmsprop_init, _rmsprop_update,
                 "lr_in_buffer": False}, _rmsprop_validate)
 
 
+def _sqrt(x):
+    """``sqrt(x)`` of a number (correctly rounded, as ``math.sqrt``) or of a tensor (the
+    compiled path passes the step as a 0-dim tensor)."""
+    return math.sqrt(x) if isinstance(x, (int, float)) else x ** 0.5
+
+
 # Adam / AdamW ------------------------------------------------------------------------
 def _adam_init(param, ops, amsgrad=False, **hyper):
     state = {"step": 0, "exp_avg": ops.zeros_like(param), "exp_avg_sq": ops.zeros_like(param)}
@@ -512,7 +520,7 @@ def _adam_update(param, grad, state, ops, lr, betas=(0.9, 0.999), eps=1e-8,
         exp_avg_sq = ops.maximum_(state["max_exp_avg_sq"], exp_avg_sq)
     if bias_correction:
         correction1 = 1 - beta1 ** t
-        correction2_sqrt = (1 - beta2 ** t) ** 0.5  # also a tensor t (compiled path)
+        correction2_sqrt = _sqrt(1 - beta2 ** t)
     else:
         correction1 = correction2_sqrt = 1.0
     # m_hat / (sqrt(v_hat) + eps) == (c2 / c1) m / (sqrt(v) + eps c2) with c2 = sqrt(1-beta2^t):
