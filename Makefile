@@ -40,6 +40,7 @@ benchmarks: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/optimizers.py
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/hessian.py
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/grading_throughput.py
+	$(PY) benchmarks/playground_fps.py
 
 clean:
 	rm -rf _build .pytest_cache
