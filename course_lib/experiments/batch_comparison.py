@@ -313,7 +313,7 @@ def largest_stable(comparison: Comparison) -> np.ndarray:
 
 
 def edge_ratio(comparison: Comparison, criterion: str = "updates") -> np.ndarray:
-    """:math:`\lambda_{max} / (2/\eta)` of every run at the ``criterion`` snapshot,
+    r""":math:`\lambda_{max} / (2/\eta)` of every run at the ``criterion`` snapshot,
     shape (batch sizes, lrs, seeds): 1 is the edge of stability of gradient descent."""
     top = comparison.metrics[criterion]["top_eigenvalue"]
     return top * comparison.lrs[None, :, None] / 2
