@@ -34,6 +34,7 @@ import numpy as np
 
 from . import descent, rules as rule_book, schedules as schedule_book
 from .surfaces import ALL, Quadratic, Surface
+from .widgets import static_and_live
 
 #: Colours of the rules, in order (the same list as the JavaScript's).
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
@@ -207,25 +208,8 @@ class LivePlayground:
         return build_widget(self)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = {"text/html": self.to_html(),
-                  "text/plain": f"<LivePlayground: {', '.join(s['label'] for s in self.rules)}>"}
-        try:
-            import ipywidgets  # noqa: F401  (optional dependency)
-            from IPython import get_ipython
-        except ImportError:
-            return bundle
-        if get_ipython() is None:
-            return bundle
-        view = self.widget()._repr_mimebundle_()
-        if view:
-            bundle.update({key: value for key, value in view.items() if key != "text/plain"})
-        return bundle
-
-
-def log_lr(value: float, decades_below: float = 2, decades_above: float = 1) -> Slider:
-    """A log slider for a learning rate around ``value``."""
-    return Slider(value / 10 ** decades_below, value * 10 ** decades_above, value, log=True,
-                  label="learning rate")
+        labels = ", ".join(spec["label"] for spec in self.rules)
+        return static_and_live(self.to_html(), f"<LivePlayground: {labels}>", self.widget)
 
 
 def loss_floor(result) -> float:

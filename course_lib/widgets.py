@@ -201,16 +201,23 @@ class Playground:
         return widgets.VBox([*boxes.values(), output])
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = {"text/html": self.to_html(),
-                  "text/plain": f"<Playground with controls {', '.join(self.controls)}>"}
-        try:
-            import ipywidgets  # noqa: F401  (optional dependency)
-            from IPython import get_ipython
-        except ImportError:
-            return bundle
-        if get_ipython() is None:
-            return bundle
-        view = self.widget()._repr_mimebundle_()
-        if view:
-            bundle.update({k: v for k, v in view.items() if k != "text/plain"})
+        return static_and_live(self.to_html(),
+                               f"<Playground with controls {', '.join(self.controls)}>",
+                               self.widget)
+
+
+def static_and_live(html_text: str, plain: str, make_widget: Callable) -> dict:
+    """The output bundle of a control: ``html_text`` for the static site, plus the
+    ipywidgets view ``make_widget()`` when a live IPython kernel with ipywidgets runs."""
+    bundle = {"text/html": html_text, "text/plain": plain}
+    try:
+        import ipywidgets  # noqa: F401  (optional dependency)
+        from IPython import get_ipython
+    except ImportError:
         return bundle
+    if get_ipython() is None:
+        return bundle
+    view = make_widget()._repr_mimebundle_()
+    if view:
+        bundle.update({k: v for k, v in view.items() if k != "text/plain"})
+    return bundle
