@@ -12,7 +12,7 @@ JOBS   ?= 2
 help:
 	@echo "make book        build and execute the whole book into _build/html"
 	@echo "make test        run every test (unit, claims, notebooks, grading)"
-	@echo "make benchmarks  print speed ratios against the reference libraries"
+	@echo "make benchmarks  print speed ratios against the reference libraries, and build times"
 	@echo "make jupyter     start Jupyter on http://localhost:8888 (chapters open as notebooks)"
 	@echo "make browser     check the built site in headless Chromium (screenshots in _build/screenshots)"
 
@@ -26,8 +26,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Chapters missing from the execution cache run JOBS at a time (book/_ext/execute_chapters.py);
+# a rebuild executes only the chapters whose code (or course_lib) changed.
 book: $(STAMP)
-	$(VENV)/bin/jupyter-book build . --toc book/_toc.yml --config _config.yml --warningiserror --keep-going
+	COURSE_BUILD_JOBS=$(JOBS) $(VENV)/bin/jupyter-book build . --toc book/_toc.yml --config _config.yml --warningiserror --keep-going
 
 # One math thread per test worker (and per notebook kernel it starts): with JOBS workers on
 # JOBS cores, torch's and OpenBLAS's own thread pools only fight each other.
@@ -41,6 +43,7 @@ benchmarks: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/hessian.py
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/grading_throughput.py
 	$(PY) benchmarks/playground_fps.py
+	$(PY) benchmarks/build_times.py --jobs $(JOBS)
 
 clean:
 	rm -rf _build .pytest_cache

@@ -1,7 +1,10 @@
 """Every chapter in lectures/ and every notebook in solutions/ executes without error.
 
 Each runs in a fresh kernel; the directories can be overridden with the environment
-variable COURSE_NOTEBOOK_DIRS (colon-separated), which test_broken_cell_is_named uses.
+variable COURSE_NOTEBOOK_DIRS (colon-separated), which test_broken_cell_is_named uses. A
+chapter whose current code the book's execution cache records as executed without error by
+the same runner, with the same library, mode and device (``make book`` before ``make test``,
+as CI does) is not executed a second time: that execution is the evidence.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import nbformat
 import pytest
 
 import notebook_runner
-from notebook_runner import ROOT, execute
+from notebook_runner import ROOT, cached_execution, execute, execute_many
 
 DIRS = [Path(d) for d in os.environ.get("COURSE_NOTEBOOK_DIRS", "").split(":") if d] or [
     ROOT / "lectures", ROOT / "solutions"]
@@ -35,8 +38,12 @@ def _notebooks():
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", _notebooks(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_notebook_executes(path):
-    # chapters of the real book feed the book's execution cache (see notebook_runner)
-    execute(path, cache=path.suffix == ".md" and path.parent == ROOT / "lectures")
+    if path.suffix == ".md" and path.parent == ROOT / "lectures":  # a chapter of the book
+        if cached_execution(path) is None:
+            execute(path, cache=True)
+        assert cached_execution(path) is not None
+    else:
+        execute(path)
 
 
 def test_every_chapter_is_in_the_table_of_contents():
@@ -123,3 +130,83 @@ def test_a_lost_wake_up_costs_one_poll_slice(monkeypatch):
     with pytest.raises(Empty):  # nothing arrives: Empty once the timeout has passed, as before
         asyncio.run(channel.get_msg(timeout=0.3))
     assert 0.3 <= time.monotonic() - start < 2
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_cells_are_timed_and_a_cell_that_waits_fails_the_idle_check(tmp_path):
+    """A cell that computes shows its CPU time; one that sleeps shows wall time without CPU,
+    which is what a client stuck on a lost wake-up looks like to check_idle."""
+    path = _notebook(tmp_path / "timed.ipynb",
+                     "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5:\n    pass",
+                     "time.sleep(1.5)")
+    run = execute(path)
+    busy, asleep = run.cells
+    assert busy.label == "code cell 1: 'import time'" and busy.cpu >= 0.45
+    assert asleep.wall >= 1.5 and asleep.cpu < 1.0
+    assert run.cpu_seconds == busy.cpu + asleep.cpu
+    waits = notebook_runner.Execution(path, 3.0, [notebook_runner.CellTiming("a", 2.0, 1.5),
+                                                  notebook_runner.CellTiming("b", 1.0, 0.1)])
+    assert waits.longest_idle.label == "b"
+    notebook_runner.check_idle([run])                       # 60 s: nothing stalled
+    with pytest.raises(notebook_runner.StalledCell, match=r"timed.ipynb, code cell 2: "
+                       r"'time.sleep\(1.5\)': \d+ s wall for \d+ s of kernel CPU"):
+        notebook_runner.check_idle([run], limit=1.0)
+
+
+def test_parallel_execution_fills_the_cache_and_names_every_failure(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    good = _notebook(tmp_path / "good.ipynb", "x = 1")
+    bad = [_notebook(tmp_path / f"bad{i}.ipynb", f"raise ValueError('bad {i}')") for i in (1, 2)]
+    with pytest.raises(notebook_runner.NotebookFailure) as failure:
+        execute_many([bad[0], good, bad[1]], jobs=2, cache=True, cache_dir=cache)
+    assert "bad1.ipynb" in str(failure.value) and "ValueError: bad 2" in str(failure.value)
+    record = cached_execution(good, cache)                   # the good one still ran and was stored
+    assert record["execution_seconds"] > 0 and record["longest_idle"][0] == "code cell 1: 'x = 1'"
+    assert all(cached_execution(path, cache) is None for path in bad)
+    monkeypatch.setattr(notebook_runner, "library_fingerprint", lambda: "another library")
+    assert cached_execution(good, cache) is None             # course_lib changed: stale
+    monkeypatch.undo()
+    _notebook(good, "x = 2")
+    assert cached_execution(good, cache) is None             # its code changed: stale
+    with pytest.raises(ValueError, match="jobs must be at least 1, got 0"):
+        execute_many([good], jobs=0)
+
+
+def test_the_book_build_executes_only_uncached_chapters_and_stops_on_a_stall(tmp_path, monkeypatch):
+    """book/_ext/execute_chapters.py on Sphinx's env-get-outdated event, with a stand-in app."""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import execute_chapters
+    from sphinx.errors import ExtensionError
+
+    class App:
+        srcdir = str(tmp_path)
+
+        class config:
+            nb_execution_mode, nb_execution_cache_path, nb_execution_timeout = "cache", "cache", 60
+
+    class Env:
+        found_docs = {"a", "b"}
+
+        @staticmethod
+        def doc2path(docname):
+            return str(tmp_path / f"{docname}.ipynb")
+
+    for name in Env.found_docs:
+        _notebook(tmp_path / f"{name}.ipynb", f"print('{name}')")
+    execute(tmp_path / "a.ipynb", cache=True, cache_dir=tmp_path / "cache")
+    monkeypatch.setenv("COURSE_BUILD_JOBS", "2")
+    assert execute_chapters.execute_stale(App, Env, set(), set(), set()) == ["b"]
+    assert execute_chapters.execute_stale(App, Env, set(), set(), set()) == []   # all cached
+    _notebook(tmp_path / "b.ipynb", "import time\ntime.sleep(1.5)")
+    monkeypatch.setattr(notebook_runner, "MAX_IDLE_SECONDS", 1.0)
+    with pytest.raises(ExtensionError, match=r"b.ipynb, code cell 1: 'import time': \d+ s wall"):
+        execute_chapters.execute_stale(App, Env, set(), set(), set())
+    monkeypatch.setenv("COURSE_BUILD_JOBS", "two")
+    with pytest.raises(ExtensionError, match="COURSE_BUILD_JOBS must be a positive whole number"):
+        execute_chapters.jobs()

@@ -4,9 +4,12 @@
   ``{{ build_device }}`` the device of this build (:func:`course_lib.config.device_name`),
   as MyST substitutions;
 * the ``{nb-exec-table}`` of the status page gains *Mode* and *Device* columns: how and where
-  each chapter last executed. A chapter executed by the tests (tests/notebook_runner.py)
-  records both in the execution cache; one executed by this build ran in this build's. A
-  cached chapter executed in the other mode is executed again, so a build never mixes modes.
+  each chapter last executed, and *Kernel CPU (s)* and *Longest wait (s)* columns: the CPU
+  time of the chapter's kernel, and the most a cell's wall time exceeded its CPU time (a
+  stalled client shows here). The project's runner (tests/notebook_runner.py, used by the
+  tests and by execute_chapters.py) records all four in the execution cache; a record
+  without them was executed by myst-nb in this build's mode and device. A cached chapter
+  executed in the other mode is executed again, so a build never mixes modes.
 """
 from __future__ import annotations
 
@@ -50,9 +53,9 @@ def _this_run() -> dict:
 
 
 def _cached_runs(app, here: dict) -> dict[str, dict]:
-    """Executed notebook path -> ``{"device": ..., "mode": ...}`` of its newest cache record.
+    """Executed notebook path -> the data of its newest cache record.
 
-    Records without them were executed by a build (myst-nb records only the run time): this
+    Records without a mode were executed by a build (myst-nb records only the run time): this
     build's device and mode are written into them, since the build that made them ran here.
     """
     from jupyter_cache.cache.db import NbCacheRecord, session_context
@@ -66,9 +69,20 @@ def _cached_runs(app, here: dict) -> dict[str, dict]:
             data = dict(record.data or {})
             if "mode" not in data:
                 record.data = data = {**data, **here}
-            runs[str(Path(record.uri).resolve())] = {key: data.get(key) for key in here}
+            runs[str(Path(record.uri).resolve())] = data
         session.commit()
     return runs
+
+
+def _seconds(value) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+#: Columns added to the status page's table: exec_data key, header, cell text.
+COLUMNS = (("mode", "Mode", lambda value: value or ""),
+           ("device", "Device", lambda value: value or ""),
+           ("cpu", "Kernel CPU (s)", _seconds),
+           ("idle", "Longest wait (s)", _seconds))
 
 
 def _add_runs(app, env):
@@ -83,10 +97,13 @@ def _add_runs(app, env):
             recorded = cached.get(str(Path(env.doc2path(docname)).resolve()), {})
             for key, value in here.items():
                 exec_data[key] = recorded.get(key) or value
-    for key, header in (("mode", "Mode"), ("device", "Device")):
+            idle = recorded.get("longest_idle")  # [cell, wall, cpu]
+            exec_data["cpu"] = recorded.get("cpu_seconds")
+            exec_data["idle"] = idle and idle[1] - idle[2]
+    for key, header, text in COLUMNS:
         if key not in execution_tables._key2header:
             execution_tables._key2header[key] = header
-            execution_tables._key2transform[key] = lambda value: value or ""
+            execution_tables._key2transform[key] = text
     return []
 
 
