@@ -6,7 +6,7 @@ A failure raises :class:`NotebookFailure` whose message names the notebook, the 
 (its index and first source line) and the error. Every execution records, per code cell, the
 wall time the client waited and the CPU time the kernel process spent meanwhile
 (:class:`CellTiming`); :func:`check_idle` fails when a cell waited much longer than it
-computed, the mark of a lost wake-up (see :class:`_SlicedChannel`).
+computed, the mark of a client that missed the kernel's reply (see :class:`_Channel`).
 
 Chapters are read with myst-nb's own reader, so this executes exactly the cells the book
 build shows; a chapter that passed is stored in the book's execution cache
@@ -25,10 +25,10 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Empty
 from typing import NamedTuple
 
 import nbformat
+import zmq
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.manager import AsyncKernelManager
@@ -46,10 +46,8 @@ LOCK_TIMEOUT = 120
 #: that splits its time between its slowest cell and the kernel's start and shutdown, so that
 #: a rare stall in CI says where it happened (every chapter takes 15-35 s).
 SLOW_SECONDS = 120
-#: Longest single wait (seconds) on a kernel socket; see :class:`_SlicedChannel`.
-POLL_SLICE = 1.0
 #: Most seconds a cell's wall time may exceed its kernel CPU time in a build
-#: (:func:`check_idle`): a lost wake-up used to cost the whole 300 s cell timeout.
+#: (:func:`check_idle`): a lost wake-up cost the whole 300 s cell timeout (:class:`_Channel`).
 MAX_IDLE_SECONDS = 60.0
 
 
@@ -226,41 +224,42 @@ def _warn_if_slow(path: Path, nb, started, ended, spans: list) -> None:
     warnings.warn(SlowNotebook("; ".join(parts)), stacklevel=3)
 
 
-class _SlicedChannel(AsyncZMQSocketChannel):
-    """A kernel channel whose ``get_msg`` polls at most :data:`POLL_SLICE` seconds at a time.
+class _Channel(AsyncZMQSocketChannel):
+    """A kernel channel that re-checks its socket after sending, so that a message which
+    arrived meanwhile still wakes a pending poll.
 
-    pyzmq wakes an asyncio poll through the socket's edge-triggered file descriptor; when that
-    wake-up is lost, a message that has already arrived is read only when the poll times out.
-    nbclient waits for a cell's reply with one poll as long as the cell timeout (300 s), and
-    after such a timeout it finds the reply and goes on as if nothing had happened: that is
-    how two chapters of one CI run lost 299 s and 301 s outside any cell (found by
-    :class:`SlowNotebook`; no other wait of nbclient lasts 300 s without failing). nbclient's
-    other waits already poll in slices (``shell_timeout_interval``); with this channel a lost
-    wake-up costs at most one slice everywhere.
+    The stall this prevents (issue 19): nbclient waits for a cell's execute_reply with one
+    asyncio poll of the shell socket as long as the cell timeout (300 s). pyzmq wakes that poll
+    through the socket's edge-triggered file descriptor, which libzmq drains whenever the
+    socket processes its pending commands, as every send does. jupyter_client's
+    ``Session.send`` writes on a raw (shadow) socket behind pyzmq's asyncio layer, which
+    therefore never re-checks the socket after it. And nbclient does send on the shell
+    socket while it waits there: its OutputWidget stand-in answers every output an ipywidgets
+    ``Output`` captures (every Playground draws into one) with a ``comm_msg``. When the
+    reply lands just before such a send, the poll is never woken, and nbclient reads the
+    reply when the poll times out and goes on: 299 s and 301 s lost in two chapters of one
+    CI run, 300 s in chapter 6 of a cold build. In a notebook of 400 such cells with a 10 s
+    timeout, plain nbclient waited out the timeout in 11 (about 3%), this channel in none.
+    Reading ``ZMQ_EVENTS`` through the asyncio socket after the send makes pyzmq re-check
+    it and wake the poll, as pyzmq does after its own sends.
     """
 
-    async def get_msg(self, timeout: float | None = None) -> dict:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            wait = POLL_SLICE if deadline is None else min(POLL_SLICE, max(0.0, deadline - time.monotonic()))
-            try:
-                return await super().get_msg(timeout=wait)
-            except Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
+    def send(self, msg: dict) -> None:
+        super().send(msg)
+        self.socket.get(zmq.EVENTS)   # pyzmq's asyncio socket re-checks its events on this call
 
 
-class _SlicedClient(AsyncKernelClient):
-    shell_channel_class = Type(_SlicedChannel)
-    iopub_channel_class = Type(_SlicedChannel)
-    stdin_channel_class = Type(_SlicedChannel)
-    control_channel_class = Type(_SlicedChannel)
+class _Client(AsyncKernelClient):
+    shell_channel_class = Type(_Channel)
+    iopub_channel_class = Type(_Channel)
+    stdin_channel_class = Type(_Channel)
+    control_channel_class = Type(_Channel)
 
 
-class _SlicedKernelManager(AsyncKernelManager):
+class _KernelManager(AsyncKernelManager):
     @default("client_factory")
-    def _sliced_client(self):
-        return _SlicedClient
+    def _client(self):
+        return _Client
 
 
 class _CellClock:
@@ -312,7 +311,7 @@ async def execute_async(path: Path, timeout: int = 300, cache: bool = False, env
     nb = read(path)
     clock = _CellClock(nb)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
-                            kernel_manager_class=_SlicedKernelManager,
+                            kernel_manager_class=_KernelManager,
                             on_cell_execute=clock.start, on_cell_executed=clock.stop,
                             resources={"metadata": {"path": str(path.parent)}})
     clock.client = client

@@ -16,7 +16,6 @@ import textwrap
 import time
 import warnings
 from pathlib import Path
-from queue import Empty
 
 import nbformat
 import pytest
@@ -104,32 +103,38 @@ def test_a_slow_notebook_says_where_its_time_went(tmp_path, monkeypatch):
         execute(path)
 
 
-def test_a_lost_wake_up_costs_one_poll_slice(monkeypatch):
-    """A reply that has arrived but whose wake-up was lost is seen when a poll times out: the
-    runner's channels poll in slices, so it is seen within a slice, not at the cell timeout."""
-    monkeypatch.setattr(notebook_runner, "POLL_SLICE", 0.05)
+def test_a_send_while_waiting_for_a_reply_does_not_hide_the_reply():
+    """The stall of issue 19, on two sockets: a reply arrives while the client's event loop
+    is busy, then the client sends on the same socket (as nbclient's Output-widget stand-in
+    does) before the loop looks. jupyter_client's plain channel sees the reply only at its
+    poll's timeout; the runner's channel at once."""
+    import zmq
+    import zmq.asyncio
+    from jupyter_client.channels import AsyncZMQSocketChannel
+    from jupyter_client.session import Session
 
-    class Socket:  # a poll sees a message only when it times out (the lost wake-up)
-        arrival = 0.0
+    async def seconds_to_see_the_reply(channel_class, timeout):
+        kernel = zmq.Context.instance().socket(zmq.ROUTER)
+        client = zmq.asyncio.Context.instance().socket(zmq.DEALER)
+        client.connect(f"tcp://127.0.0.1:{kernel.bind_to_random_port('tcp://127.0.0.1')}")
+        session = Session()
+        channel = channel_class(client, session)
+        channel.send(session.msg("execute_request"))
+        ident, *request = kernel.recv_multipart()
+        start = time.monotonic()
+        reply = asyncio.ensure_future(channel.get_msg(timeout=timeout))
+        await asyncio.sleep(0.05)                       # the client waits for the reply
+        kernel.send_multipart([ident, *request])         # the reply arrives...
+        time.sleep(0.05)                                 # ...while the loop is busy,
+        channel.send(session.msg("comm_msg"))            # and the client sends
+        await reply
+        kernel.close(linger=0)
+        channel.close()
+        return time.monotonic() - start
 
-        async def poll(self, timeout_ms):
-            await asyncio.sleep(timeout_ms / 1000)
-            return int(time.monotonic() >= self.arrival)
-
-    async def receive():
-        return {"msg_type": "execute_reply"}
-
-    channel = object.__new__(notebook_runner._SlicedChannel)
-    channel.socket, channel._recv = Socket(), receive
-    channel.socket.arrival = time.monotonic() + 0.2
-    start = time.monotonic()
-    assert asyncio.run(channel.get_msg(timeout=30))["msg_type"] == "execute_reply"
-    assert time.monotonic() - start < 2  # unsliced: the whole 30 s
-    channel.socket.arrival = float("inf")
-    start = time.monotonic()
-    with pytest.raises(Empty):  # nothing arrives: Empty once the timeout has passed, as before
-        asyncio.run(channel.get_msg(timeout=0.3))
-    assert 0.3 <= time.monotonic() - start < 2
+    assert asyncio.run(seconds_to_see_the_reply(notebook_runner._Channel, timeout=30)) < 15
+    # the dependency's behaviour this works around (if this fails, an upgrade fixed it)
+    assert asyncio.run(seconds_to_see_the_reply(AsyncZMQSocketChannel, timeout=2)) >= 1.9
 
 
 def _notebook(path, *sources):

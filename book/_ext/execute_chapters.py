@@ -14,11 +14,12 @@ every chapter cached:
 * the build stops, naming chapter and cell, when a chapter fails, or when a cell's wall time
   exceeded its kernel CPU time by more than ``notebook_runner.MAX_IDLE_SECONDS``.
 
-Why not let myst-nb execute: its executor (jupyter-cache's, through nbclient) waits for each
-cell's reply in a single poll as long as the cell timeout (300 s). The runner's kernel
-channels poll in 1 s slices, so a missed wake-up of the client's event loop (see
-``notebook_runner._SlicedChannel``) costs a second there instead of the whole timeout; and it
-runs the chapters in parallel, which myst-nb does not.
+Why not let myst-nb execute: its executor (jupyter-cache's, through nbclient) waits for a
+cell's reply in one poll as long as the cell timeout, and misses the reply's wake-up when
+nbclient sends a widget message on the same socket just after the reply arrived: every
+Playground cell risks a 300 s stall (about 3% of such cells did). The runner's kernel
+channels re-check their socket after each send (``notebook_runner._Channel``), so the
+reply is seen at once; and the runner executes chapters in parallel, which myst-nb does not.
 """
 from __future__ import annotations
 
