@@ -212,6 +212,9 @@ def test_the_book_build_executes_only_uncached_chapters_and_stops_on_a_stall(tmp
     monkeypatch.setattr(notebook_runner, "MAX_IDLE_SECONDS", 1.0)
     with pytest.raises(ExtensionError, match=r"b.ipynb, code cell 1: 'import time': \d+ s wall"):
         execute_chapters.execute_stale(App, Env, set(), set(), set())
+    _notebook(tmp_path / "b.ipynb", "import time\ntime.sleep(1.6)")
+    monkeypatch.setenv("COURSE_BUILD_MAX_WAIT", "600")          # a machine busy with other work
+    assert execute_chapters.execute_stale(App, Env, set(), set(), set()) == ["b"]
     monkeypatch.setenv("COURSE_BUILD_JOBS", "two")
     with pytest.raises(ExtensionError, match="COURSE_BUILD_JOBS must be a positive whole number"):
         execute_chapters.jobs()

@@ -12,7 +12,8 @@ every chapter cached:
 * ``COURSE_BUILD_JOBS`` chapters run at a time (``make book`` passes ``JOBS``; default: the
   machine's cores), each kernel with one math thread when several share the cores;
 * the build stops, naming chapter and cell, when a chapter fails, or when a cell's wall time
-  exceeded its kernel CPU time by more than ``notebook_runner.MAX_IDLE_SECONDS``.
+  exceeded its kernel CPU time by more than ``notebook_runner.MAX_IDLE_SECONDS`` (60 s; on a
+  machine overloaded by other work, ``COURSE_BUILD_MAX_WAIT`` raises it).
 
 Why not let myst-nb execute: its executor (jupyter-cache's, through nbclient) waits for a
 cell's reply in one poll as long as the cell timeout, and misses the reply's wake-up when
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from sphinx.errors import ExtensionError
@@ -68,6 +70,18 @@ def jobs() -> int:
     return int(value)
 
 
+def max_wait() -> float | None:
+    """Seconds a cell may wait beyond its kernel CPU time: ``COURSE_BUILD_MAX_WAIT``, or None
+    for the runner's ``MAX_IDLE_SECONDS``."""
+    value = os.environ.get("COURSE_BUILD_MAX_WAIT", "").strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ExtensionError(f"COURSE_BUILD_MAX_WAIT must be a number of seconds, got {value!r}") from None
+
+
 def kernel_env(n_jobs: int) -> dict | None:
     """The kernels' environment: one math thread each when ``n_jobs`` > 1, unless the
     variables are already set (None: the build's own environment)."""
@@ -92,14 +106,21 @@ def execute_stale(app, env, added, changed, removed) -> list[str]:
     logger.info(f"[execute_chapters] executing {len(stale)} of {len(notebooks)} chapters, "
                 f"{n_jobs} at a time")
     try:
-        runs = runner.execute_many(list(stale.values()), n_jobs, cache=True, cache_dir=cache_dir,
-                                   env=kernel_env(n_jobs), timeout=app.config.nb_execution_timeout)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", runner.SlowNotebook)
+            runs = runner.execute_many(list(stale.values()), n_jobs, cache=True, cache_dir=cache_dir,
+                                       env=kernel_env(n_jobs), timeout=app.config.nb_execution_timeout)
+        for warning in caught:   # e.g. where a slow chapter's time went: information
+            logger.info(f"[execute_chapters] {warning.category.__name__}: {warning.message}")
         for run in runs:
             logger.info(f"[execute_chapters] {Path(run.path).relative_to(app.srcdir)}: "
                         f"{run.seconds:.0f} s wall, {run.cpu_seconds:.0f} s kernel CPU")
-        runner.check_idle(runs)
-    except (runner.NotebookFailure, runner.StalledCell) as error:
+        runner.check_idle(runs, max_wait())
+    except runner.NotebookFailure as error:
         raise ExtensionError(str(error)) from None
+    except runner.StalledCell as error:
+        raise ExtensionError(f"{error}. If other work overloads this machine, "
+                             "COURSE_BUILD_MAX_WAIT=<seconds> raises the limit.") from None
     return list(stale)
 
 
