@@ -148,9 +148,10 @@ def this_run() -> dict:
     return {"library": library_fingerprint(), "mode": mode(), "device": device_name()}
 
 
-def cached_execution(path: Path, cache_dir: Path = CACHE_DIR) -> dict | None:
+def cached_execution(path: Path, cache_dir: Path = CACHE_DIR,
+                     conditions: dict | None = None) -> dict | None:
     """The cache record's data (:func:`store_in_book_cache`) of ``path``'s current code if
-    this runner executed it under :func:`this_run`'s conditions; otherwise None."""
+    this runner executed it under ``conditions`` (default: :func:`this_run`); else None."""
     from jupyter_cache import get_cache
 
     if not Path(cache_dir).exists():
@@ -160,7 +161,8 @@ def cached_execution(path: Path, cache_dir: Path = CACHE_DIR) -> dict | None:
     except KeyError:
         return None
     data = record.data or {}
-    return data if all(data.get(key) == value for key, value in this_run().items()) else None
+    conditions = this_run() if conditions is None else conditions
+    return data if all(data.get(key) == value for key, value in conditions.items()) else None
 
 
 def store_in_book_cache(path: Path, executed: nbformat.NotebookNode, run: Execution,

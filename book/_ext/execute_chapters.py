@@ -97,8 +97,9 @@ def execute_stale(app, env, added, changed, removed) -> list[str]:
     runner = _runner(app)
     cache_dir = Path(app.srcdir) / (app.config.nb_execution_cache_path or ".jupyter_cache")
     notebooks = _notebooks(env)
+    conditions = runner.this_run()
     stale = {name: path for name, path in notebooks.items()
-             if runner.cached_execution(path, cache_dir) is None}
+             if runner.cached_execution(path, cache_dir, conditions) is None}
     if not stale:
         logger.info(f"[execute_chapters] all {len(notebooks)} chapters are in the execution cache")
         return []
