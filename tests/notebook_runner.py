@@ -243,7 +243,8 @@ class _Channel(AsyncZMQSocketChannel):
     CI run, 300 s in chapter 6 of a cold build. In a notebook of 400 such cells with a 10 s
     timeout, plain nbclient waited out the timeout in 11 (about 3%), this channel in none.
     Reading ``ZMQ_EVENTS`` through the asyncio socket after the send makes pyzmq re-check
-    it and wake the poll, as pyzmq does after its own sends.
+    it and wake the poll, as pyzmq does after its own sends. Upstream: jupyter/nbclient#312
+    (open), where the maintainers place the fix in jupyter_client.
     """
 
     def send(self, msg: dict) -> None:
