@@ -1,0 +1,39 @@
+"""What the Hessian's eigenvalues say about a critical point (chapter 4).
+
+At a point where the gradient vanishes, L(theta* + delta) - L(theta*) is about
+(1/2) sum_i lambda_i c_i^2 with c_i = u_i . delta, u_i the eigenvectors of H.
+"""
+import numpy as np
+
+
+# [start-classify]
+def classify(lam, tol):
+    """The kind of a critical point from the eigenvalues lam of H:
+    all > tol a minimum, all < -tol a maximum, both signs a saddle;
+    otherwise some |lambda| <= tol and the second order cannot decide."""
+    up, down = np.any(lam > tol), np.any(lam < -tol)
+    if up and down:
+        return "saddle"
+    if np.all(lam > tol):
+        return "minimum"
+    if np.all(lam < -tol):
+        return "maximum"
+    return "degenerate"
+# [end-classify]
+
+
+# [start-minimum_ratio]
+def minimum_ratio(lam):
+    """#{i : lambda_i > 0} / n: 1 at a strict minimum, 0 at a maximum."""
+    return np.sum(lam > 0) / len(lam)
+# [end-minimum_ratio]
+
+
+# [start-escape_steps]
+def escape_steps(lam, eta, eps, r):
+    """Steps of gradient descent to get from distance eps to distance r
+    of a saddle along the eigenvector of lam < 0: each step multiplies
+    that distance by 1 - eta lam = 1 + eta |lam|, so
+    t = log(r / eps) / log(1 + eta |lam|)."""
+    return np.log(r / eps) / np.log(1 + eta * abs(lam))
+# [end-escape_steps]
