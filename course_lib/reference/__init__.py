@@ -1,10 +1,12 @@
 """Plain numpy reference implementations, written with the math's own names.
 
-Each function is one update rule, estimator or derivation helper that a chapter teaches; the
-chapter shows its code under the equation (``literalinclude`` between ``# [start-NAME]`` and
-``# [end-NAME]`` markers), and the tests check the fast implementations in course_lib against
-it. Nothing here is tuned for speed: clarity first, one idea per function.
+Each function is one update rule, estimator or derivation helper that a
+chapter teaches; the chapter shows its code under the equation
+(``literalinclude`` between ``# [start-NAME]`` and ``# [end-NAME]`` markers),
+and the tests check the fast implementations in course_lib against it.
+Nothing here is tuned for speed: clarity first, one idea per function.
 
-Modules: :mod:`course_lib.reference.update_rules` (gradient descent, momentum, the adaptive
-rules, and the helpers their derivations use) and one module per other part of the course.
+Modules: :mod:`course_lib.reference.update_rules` (gradient descent, momentum,
+the adaptive rules, and the helpers their derivations use) and one module per
+other part of the course.
 """

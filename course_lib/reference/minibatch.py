@@ -1,7 +1,8 @@
 """The minibatch gradient estimator and its noise (chapters 3 and 5).
 
-Rows of ``per_example`` are the per-example gradients g_i of one loss at one point:
-the training loss is f = (1/n) sum_i f_i, so its gradient is the mean of the rows.
+Rows of ``per_example`` are the per-example gradients g_i of one loss at one
+point: the training loss is f = (1/n) sum_i f_i, so its gradient g is the mean
+of the rows.
 """
 import numpy as np
 
