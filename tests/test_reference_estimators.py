@@ -400,3 +400,36 @@ def test_mixture_log_q_matches_the_samplers_flat_weights(seed):
     exact = multivariate_normal(np.zeros(6), 0.01 * np.eye(6)).logpdf(proposal.deltas)
     np.testing.assert_allclose(ref_smp.mixture_log_q(proposal.deltas, center, 0.1, 1.0),
                                exact, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_reinforce_gradient_matches_course_lib_reinforce_loss(seed):
+    """Same samples (the same torch generator): the gradient of course_lib's surrogate loss
+    in the logits is minus the mean over examples of the reference estimate."""
+    gen = torch.Generator().manual_seed(seed)
+    logits = torch.randn(6, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    labels = torch.randint(0, 5, (6,), generator=gen)
+    loss, _ = sampling.reinforce_loss(logits, labels, n=4,
+                                      generator=torch.Generator().manual_seed(seed + 10))
+    loss.backward()
+    probs = torch.softmax(logits.detach(), dim=1)
+    y_hat = torch.multinomial(probs, 4, replacement=True,
+                              generator=torch.Generator().manual_seed(seed + 10)).numpy()
+    z, y = logits.detach().numpy(), labels.numpy()
+    ours = np.array([ref_smp.reinforce_gradient(z[i], y[i], y_hat[i]) for i in range(6)])
+    np.testing.assert_allclose(-logits.grad.numpy() * 6, ours, rtol=1e-10, atol=1e-14)
+
+
+def test_reinforce_gradient_is_unbiased_over_every_sample_tuple():
+    """Averaged over all C^n tuples of n = 3 samples with their probabilities, the estimate
+    is exactly grad_z p_y = p_y (e_y - p); a baseline that counted the sample's own reward
+    would shrink it by (n - 1) / n."""
+    z, y, n = np.array([0.3, -1.0, 1.2, 0.1]), 2, 3
+    p = np.exp(z) / np.exp(z).sum()
+    mean = np.zeros(4)
+    for tup in itertools.product(range(4), repeat=n):
+        mean += np.prod(p[list(tup)]) * ref_smp.reinforce_gradient(z, y, np.array(tup))
+    exact = p[y] * (np.eye(4)[y] - p)
+    np.testing.assert_allclose(mean, exact, atol=1e-14)
+    shrunk = exact * (n - 1) / n
+    assert np.abs(shrunk - mean).max() > 0.1 * np.abs(exact).max()

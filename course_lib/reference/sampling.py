@@ -42,3 +42,20 @@ def mixture_log_q(Delta, center, sigma, lam):
         return log_norm + np.logaddexp(np.log(lam) + near_0,
                                        np.log(1 - lam) + near_c)
 # [end-mixture_log_q]
+
+
+# [start-reinforce_gradient]
+def reinforce_gradient(z, y, y_hat):
+    """REINFORCE estimate of the gradient in the logits z of one example's
+    expected accuracy E[r], r = [y_hat = y], y_hat ~ softmax(z), from n
+    samples y_hat: (1/n) sum_j (r_j - b_j) grad log p(y_hat_j), with
+    grad_z log p(c) = e_c - softmax(z) and the baseline b_j the mean reward
+    of the other n - 1 samples (independent of sample j: no bias)."""
+    e = np.exp(z - z.max())
+    p = e / e.sum()
+    n = len(y_hat)
+    r = (y_hat == y).astype(float)
+    b = (r.sum() - r) / (n - 1)
+    grad_log_p = np.eye(len(z))[y_hat] - p
+    return (r - b) @ grad_log_p / n
+# [end-reinforce_gradient]
