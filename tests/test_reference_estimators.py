@@ -21,6 +21,7 @@ from course_lib.reference import constrained as ref_con
 from course_lib.reference import curvature as ref_curv
 from course_lib.reference import losses as ref_loss
 from course_lib.reference import minibatch as ref_mb
+from course_lib.reference import model_selection as ref_ms
 from course_lib.reference import sampling as ref_smp
 from course_lib.reference import schedules as ref_sch
 
@@ -433,3 +434,53 @@ def test_reinforce_gradient_is_unbiased_over_every_sample_tuple():
     np.testing.assert_allclose(mean, exact, atol=1e-14)
     shrunk = exact * (n - 1) / n
     assert np.abs(shrunk - mean).max() > 0.1 * np.abs(exact).max()
+
+
+# -------------------------------------------------------- model selection (chapter 1)
+def test_bias_variance_matches_the_chapter_and_adds_up():
+    """The chapter's decomposition, recomputed from the same draws; and for any fits, with
+    f_bar their mean, mean (f_hat - f)^2 = bias^2 + variance exactly, which a variance with
+    the 1/(S - 1) of an unbiased estimate would break."""
+    from course_lib.experiments import general_guide as guide
+
+    degrees, n_sets, n_points = [1, 3, 7], 12, 50
+    fast = guide.bias_variance(degrees, n_train=20, noise=0.3, n_sets=n_sets,
+                               n_points=n_points, seed=3)
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1.0, 1.0, n_points)
+    f = guide.target_function(x)
+    sets = [guide.sample_regression(20, 0.3, rng) for _ in range(n_sets)]
+    for i, degree in enumerate(degrees):
+        fits = np.array([guide.fit_polynomial(xs, ys, degree)(x) for xs, ys in sets])
+        f_bar = np.mean([guide.fit_polynomial(xs, guide.target_function(xs), degree)(x)
+                         for xs, _ in sets], axis=0)
+        bias2, variance = ref_ms.bias_variance(fits, f_bar, f)
+        assert bias2 == pytest.approx(fast["bias2"][i], rel=1e-12)
+        assert variance == pytest.approx(fast["variance"][i], rel=1e-12)
+        f_bar = fits.mean(axis=0)
+        bias2, variance = ref_ms.bias_variance(fits, f_bar, f)
+        assert np.mean((fits - f) ** 2) == pytest.approx(bias2 + variance, rel=1e-12)
+        unbiased = variance * n_sets / (n_sets - 1)
+        assert abs(bias2 + unbiased - np.mean((fits - f) ** 2)) > 1e-3 * variance
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_kfold_cv_matches_the_chapter(seed):
+    """Same folds as course_lib (the permutation of the same generator); with 32 examples
+    the five folds hold 7, 7, 6, 6, 6, so the mean over folds differs from the pooled
+    squared error of all held-out predictions."""
+    from course_lib.experiments import general_guide as guide
+
+    x, y = guide.sample_regression(32, 0.3, np.random.default_rng(seed))
+    order = np.random.default_rng(seed).permutation(32)
+    for degree in (1, 3, 6):
+        def fit(xs, ys):
+            return guide.fit_polynomial(xs, ys, degree)
+
+        ours = ref_ms.kfold_cv(x, y, fit, 5, order)
+        fast = guide.cross_validation_error(x, y, degree, 5, np.random.default_rng(seed))
+        assert ours == pytest.approx(fast, rel=1e-12)
+        pooled = np.mean(np.concatenate([
+            (fit(x[train], y[train])(x[val]) - y[val]) ** 2
+            for train, val in guide.kfold_indices(32, 5, np.random.default_rng(seed))]))
+        assert abs(pooled - ours) > 1e-4 * ours
