@@ -142,6 +142,26 @@ def test_escape_steps_match_gradient_descent_on_the_saddle():
     assert measured[-1] - np.ceil(naive[-1]) >= 8
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_gradient_norm_gradient_is_the_hessian_times_the_gradient(seed):
+    """On Himmelblau's function, at random points: H g from the surface's exact Hessian,
+    and central differences of (1/2)|grad L|^2 itself; the slips 2 H g and H alone miss."""
+    surface = surfaces.himmelblau
+    theta = np.random.default_rng(seed).uniform(-4, 4, size=2)
+    ours = ref_curv.gradient_norm_gradient(surface.grad, theta, eps=1e-6)
+    g, H = surface.grad(theta), surface.hessian(theta)
+    np.testing.assert_allclose(ours, H @ g, rtol=1e-6)
+    h = 1e-6
+
+    def half_norm2(point):
+        return 0.5 * np.sum(surface.grad(point) ** 2)
+
+    numeric = np.array([(half_norm2(theta + h * e) - half_norm2(theta - h * e)) / (2 * h)
+                        for e in np.eye(2)])
+    np.testing.assert_allclose(ours, numeric, rtol=1e-5)
+    assert np.linalg.norm(2 * ours - numeric) > 0.5 * np.linalg.norm(numeric)
+
+
 # ---------------------------------------------------------------- schedules (chapter 8)
 def test_schedules_match_course_lib_schedules():
     t = np.arange(0, 1201)

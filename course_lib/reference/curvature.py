@@ -37,3 +37,14 @@ def escape_steps(lam, eta, eps, r):
     t = log(r / eps) / log(1 + eta |lam|)."""
     return np.log(r / eps) / np.log(1 + eta * abs(lam))
 # [end-escape_steps]
+
+
+# [start-gradient_norm_gradient]
+def gradient_norm_gradient(grad, theta, eps=1e-5):
+    """The gradient of (1/2) |grad L(theta)|^2 is H g with g = grad L(theta),
+    a Hessian-vector product; here by central differences of the gradient,
+    H g = (grad L(theta + eps g) - grad L(theta - eps g)) / (2 eps) + O(eps^2).
+    (The census forms H g exactly, by double backpropagation.)"""
+    g = grad(theta)
+    return (grad(theta + eps * g) - grad(theta - eps * g)) / (2 * eps)
+# [end-gradient_norm_gradient]
