@@ -19,6 +19,7 @@ from course_lib.experiments import sgd
 from course_lib.reference import batch_norm as ref_bn
 from course_lib.reference import constrained as ref_con
 from course_lib.reference import curvature as ref_curv
+from course_lib.reference import landscape as ref_land
 from course_lib.reference import losses as ref_loss
 from course_lib.reference import minibatch as ref_mb
 from course_lib.reference import model_selection as ref_ms
@@ -108,6 +109,47 @@ def test_noise_scale_matches_chapter_5_measurement():
         g2 = np.sum(rows.mean(0) ** 2)
         assert ref_mb.minibatch_variance(rows, 1) / g2 == pytest.approx(
             ref_mb.noise_scale(rows), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_eps_sharpness_matches_course_lib_landscape(seed):
+    """A least-squares minimum of a linear model (float64): the reference, from the point
+    of the box that course_lib's generator draws first, finds what landscape.sharpness finds:
+    for this convex loss the value at a corner of the box (a lower bound: in one seed not the
+    highest corner); a box without the + 1, |delta_i| <= eps |theta_i|, gives less."""
+    from course_lib import landscape
+
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 1))
+    a = np.hstack([x, np.ones((40, 1))])
+    theta = np.linalg.lstsq(a, y[:, 0], rcond=None)[0]
+    theta[0] = 0.01 * theta[0]                       # a small weight: the + 1 matters
+
+    def L(t):
+        return np.mean((a @ t - y[:, 0]) ** 2)
+
+    def grad(t):
+        return 2 * a.T @ (a @ t - y[:, 0]) / 40
+
+    model = torch.nn.Linear(3, 1).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor(theta[None, :3]))
+        model.bias.copy_(torch.tensor(theta[3:]))
+    data = (torch.tensor(x), torch.tensor(y))
+    fast = landscape.sharpness(model, torch.nn.functional.mse_loss, data, epsilon=1e-2,
+                               maxiter=200, seed=seed)
+    r = 1e-2 * (np.abs(theta) + 1)
+    delta0 = np.random.default_rng(seed).uniform(-r, r)
+    ours = ref_land.eps_sharpness(L, grad, theta, 1e-2, delta0)
+    assert ours == pytest.approx(fast, rel=1e-6)
+    corners = [L(theta + np.array(signs) * r)
+               for signs in itertools.product((-1, 1), repeat=4)]
+    corners = 100 * (np.array(corners) - L(theta)) / (1 + L(theta))
+    assert np.min(np.abs(corners - ours)) < 1e-6 * ours     # it stops on a corner,
+    assert ours <= corners.max() * (1 + 1e-9)                # not always the highest
+    no_one = [L(theta + np.array(signs) * 1e-2 * np.abs(theta))
+              for signs in itertools.product((-1, 1), repeat=4)]
+    assert 100 * (max(no_one) - L(theta)) / (1 + L(theta)) < 0.9 * ours
 
 
 # ----------------------------------------------------------------- curvature (chapter 4)
