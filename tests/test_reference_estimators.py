@@ -24,6 +24,7 @@ from course_lib.reference import losses as ref_loss
 from course_lib.reference import minibatch as ref_mb
 from course_lib.reference import model_selection as ref_ms
 from course_lib.reference import sampling as ref_smp
+from course_lib.reference import scaling as ref_scale
 from course_lib.reference import schedules as ref_sch
 
 SEEDS = (0, 1, 2)
@@ -355,6 +356,31 @@ def test_running_average_lags_its_target():
         mu_hat = ref_bn.running_average(mu_hat, 3.0, 0.1)
         assert mu_hat == pytest.approx((1 - 0.9 ** k) * 3.0, rel=1e-12)
     assert mu_hat == pytest.approx(1.22, abs=0.01)
+
+
+# ------------------------------------------------------------ feature scales (chapter 10)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_profile_loss_is_a_quadratic_with_the_feature_covariance(seed):
+    """Features with means far from 0 and scales 1 and 10: central second differences of the
+    profiled loss give Sigma (1/n, centred), as does bn.regression_surface; the uncentred
+    second moment x^T x / n and the 1/(n - 1) covariance miss."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(loc=[3.0, -2.0], scale=[1.0, 10.0], size=(20, 2))
+    y = x @ [1.0, 0.5] + rng.normal(size=20)
+    w, h = rng.normal(size=2), 1e-3
+    E = np.eye(2) * h
+    numeric = np.array([[(ref_scale.profile_loss(w + E[i] + E[j], x, y)
+                          - ref_scale.profile_loss(w + E[i] - E[j], x, y)
+                          - ref_scale.profile_loss(w - E[i] + E[j], x, y)
+                          + ref_scale.profile_loss(w - E[i] - E[j], x, y)) / (4 * h * h)
+                         for j in range(2)] for i in range(2)])
+    sigma = ref_scale.feature_covariance(x)
+    np.testing.assert_allclose(sigma, numeric, rtol=1e-5, atol=1e-6)
+    surface = bn.regression_surface(x, y)
+    np.testing.assert_allclose(sigma, surface.hessian(np.zeros(2)), rtol=1e-12)
+    assert ref_scale.profile_loss(w, x, y) == pytest.approx(surface.value(w), rel=1e-12)
+    for wrong in (x.T @ x / 20, sigma * 20 / 19):
+        assert np.abs(wrong - numeric).max() > 0.04 * np.abs(numeric).max()
 
 
 # -------------------------------------------------------------- constrained (chapter 11)

@@ -10,6 +10,7 @@ Modules: :mod:`course_lib.reference.update_rules` (gradient descent, momentum,
 the adaptive rules, and the helpers their derivations use) and one module per
 other part of the course: ``model_selection`` (chapter 1), ``minibatch``
 (chapters 3 and 5), ``curvature`` (chapter 4), ``landscape`` (chapter 5),
-``schedules`` (chapter 8), ``losses`` (chapter 9), ``batch_norm``
-(chapter 10), ``constrained`` (chapter 11) and ``sampling`` (chapter 12).
+``schedules`` (chapter 8), ``losses`` (chapter 9), ``scaling`` and
+``batch_norm`` (chapter 10), ``constrained`` (chapter 11) and ``sampling``
+(chapter 12).
 """
