@@ -1,6 +1,7 @@
 """Learning-rate schedules as formulas of the step t = 0, 1, 2, ... (chapter 8).
 
-Each function takes an array of steps t and returns eta_t for each.
+Each schedule takes an array of steps t and returns eta_t for each;
+rms_adagrad is the optimizer whose late burst opens the chapter.
 """
 import numpy as np
 
@@ -47,3 +48,21 @@ def inverse_sqrt(t, c, d_model, w):
     s = t + 1
     return c * d_model ** -0.5 * np.minimum(s ** -0.5, s * w ** -1.5)
 # [end-inverse_sqrt]
+
+
+# [start-rms_adagrad]
+def rms_adagrad(grad, theta, eta, T):
+    """T steps of Adagrad with the root mean square of the gradients,
+    sigma_t = sqrt((1 / (t + 1)) sum_{k <= t} g_k^2) per coordinate,
+    theta_{t+1} = theta_t - (eta / sigma_t) g_t. Returns theta_0 ... theta_T.
+    As sigma_t = sqrt(sum_k g_k^2) / sqrt(t + 1), this is Adagrad on the
+    sum with the learning rate eta sqrt(t + 1)."""
+    path, sum_g2 = [theta], 0.0
+    for t in range(T):
+        g = grad(theta)
+        sum_g2 = sum_g2 + g ** 2
+        sigma = np.sqrt(sum_g2 / (t + 1))
+        theta = theta - eta / sigma * g
+        path.append(theta)
+    return np.array(path)
+# [end-rms_adagrad]
