@@ -11,12 +11,12 @@ def classify(lam, tol):
     """The kind of a critical point from the eigenvalues lam of H:
     all > tol a minimum, all < -tol a maximum, both signs a saddle;
     otherwise some |lambda| <= tol and the second order cannot decide."""
-    up, down = np.any(lam > tol), np.any(lam < -tol)
-    if up and down:
+    up, down = np.sum(lam > tol), np.sum(lam < -tol)
+    if up > 0 and down > 0:
         return "saddle"
-    if np.all(lam > tol):
+    if up == len(lam):
         return "minimum"
-    if np.all(lam < -tol):
+    if down == len(lam):
         return "maximum"
     return "degenerate"
 # [end-classify]
