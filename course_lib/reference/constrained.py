@@ -25,9 +25,9 @@ def front_curvature(p, c):
 
 # [start-stationary_position]
 def stationary_position(alpha, c):
-    """The p where d(L0 + alpha L1)/dp = a + alpha (a - 2) = 0 on the front:
-    p_s = (alpha (2 - c) - c) / (2 (1 - c) (1 + alpha)); the second
-    derivative 2 (1 - c) (1 + alpha) makes it a minimum along the front
-    for c < 1 and a maximum for c > 1."""
+    """The p where d(L0 + alpha L1)/dp = a + alpha (a - 2) = 0 on the front,
+    a = 2 (1 - c) p + c: p_s = (alpha (2 - c) - c) / (2 (1 - c) (1 + alpha));
+    the second derivative 2 (1 - c) (1 + alpha) makes it a minimum along
+    the front for c < 1 and a maximum for c > 1."""
     return (alpha * (2 - c) - c) / (2 * (1 - c) * (1 + alpha))
 # [end-stationary_position]

@@ -30,8 +30,8 @@ def minibatch_variance(per_example, B):
 
 # [start-noise_scale]
 def noise_scale(per_example):
-    """B_noise = sigma^2 / |g|^2: below this batch size the error
-    |g_B - g| of a small batch is larger than the gradient g itself."""
+    """B_noise = sigma^2 / |g|^2: for batches B much smaller than n, the
+    expected squared error sigma^2 / B of g_B exceeds |g|^2 when B < B_noise."""
     n = len(per_example)
     g = per_example.mean(axis=0)
     sigma2 = np.sum((per_example - g) ** 2) / n
