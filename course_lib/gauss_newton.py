@@ -53,8 +53,8 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.hessian import (CurvatureOperator, _batches_on_device, _checked_loss,
-                                _eval_mode)
+from course_lib.hessian.operator import CurvatureOperator
+from course_lib.hessian.parameters import _batches_on_device, _checked_loss, _eval_mode
 
 __all__ = ["Linearization", "GGNOperator", "EmpiricalFisherOperator"]
 

@@ -29,9 +29,9 @@ import numpy as np
 import scipy.optimize
 import torch
 
-from course_lib.hessian import (_batches_on_device, _checked_loss, _eval_mode, _evaluate_loss,
-                                _flat_vector, _trainable, load_parameter_vector,
-                                parameter_vector)
+from course_lib.hessian.parameters import (_batches_on_device, _checked_loss, _eval_mode,
+                                           _evaluate_loss, _flat_vector, _trainable,
+                                           load_parameter_vector, parameter_vector)
 
 __all__ = ["interpolate", "Plane", "plane", "random_direction", "sharpness"]
 
