@@ -39,6 +39,8 @@ from typing import Sequence
 
 import numpy as np
 
+from course_lib import _checks
+
 __all__ = ["VERDICTS", "ADVICE", "Diagnosis", "diagnose"]
 
 VERDICTS = ("diverged", "lr_too_large", "optimization", "model_bias", "overfitting",
@@ -176,129 +178,167 @@ def diagnose(train_loss: Sequence[float], val_loss=None, *, test_loss=None, grad
     test = _curve("test_loss", test_loss, allow_scalar=True)
     grads = _curve("grad_norm", grad_norm)
     baseline = _curve("baseline_train_loss", baseline_train_loss, allow_scalar=True)
-    for name, value, low in (("gap_factor", gap_factor, 1.0), ("divergence_factor", divergence_factor, 1.0)):
-        if not value > low:
-            raise ValueError(f"{name} must be > {low:g}, got {value!r}")
-    if not baseline_margin >= 0:
-        raise ValueError(f"baseline_margin must be >= 0, got {baseline_margin!r}")
-    if target_loss is not None and not target_loss > 0:
-        raise ValueError(f"target_loss must be > 0, got {target_loss!r}")
-    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 3):
-        raise ValueError(f"window must be an integer >= 3, got {window!r}")
-
+    _check_settings(gap_factor, divergence_factor, baseline_margin, target_loss, window)
     measured: dict = {}
+    # 1. divergence
+    found = _divergence(train, grads, divergence_factor, measured)
+    if found is not None:
+        return found
+    start, final = measured["initial_train"], measured["final_train"]
+    target = 0.1 * start if target_loss is None else float(target_loss)
+    measured["target"] = target
+    target_note = ("" if target_loss is not None else f" (10% of the first training loss "
+                   f"{_g(start)}; set target_loss to choose your own)")
+    # 2. high training loss
+    if final > target:
+        high = f"the final training loss {_g(final)} is above the target {_g(target)}{target_note}"
+        return _high_training_loss(train, grads, baseline, window, baseline_margin, high, measured)
+    # 3. low training loss: compare with held-out data
+    low = f"the final training loss {_g(final)} is below the target {_g(target)}{target_note}"
+    limit = max(target, gap_factor * final)
+    return (_overfitting(train, val, test, limit, measured)
+            or _mismatch(val, test, limit, low, measured)
+            or _healthy(val, test, low, measured))
 
-    def verdict(name, *evidence):
-        return Diagnosis(name, tuple(evidence), ADVICE[name], measured)
 
-    # 1. divergence --------------------------------------------------------------------
+def _verdict(measured: dict, name: str, *evidence: str) -> Diagnosis:
+    return Diagnosis(name, tuple(evidence), ADVICE[name], measured)
+
+
+def _check_settings(gap_factor, divergence_factor, baseline_margin, target_loss, window) -> None:
+    for name, value in (("gap_factor", gap_factor), ("divergence_factor", divergence_factor)):
+        _checks.number(name, value, 1.0, low_open=True, requirement="a number > 1")
+    _checks.nonnegative("baseline_margin", baseline_margin)
+    if target_loss is not None:
+        _checks.positive("target_loss", target_loss)
+    if window is not None:
+        _checks.integer("window", window, 3)
+
+
+def _divergence(train, grads, divergence_factor: float, measured: dict):
+    """Step 1: a non-finite loss or gradient, or a loss that grew by ``divergence_factor``."""
     bad = np.flatnonzero(~np.isfinite(train))
     if bad.size:
         first = int(bad[0])
         before = train[:first][-3:]
         history = (f" after {', '.join(_g(v) for v in before)}" if before.size else "")
         measured["diverged_at"] = first + 1
-        return verdict("diverged", f"the training loss is {train[first]} at epoch {first + 1}{history}")
+        return _verdict(measured, "diverged",
+                        f"the training loss is {train[first]} at epoch {first + 1}{history}")
     if grads is not None and not np.all(np.isfinite(grads)):
         first = int(np.flatnonzero(~np.isfinite(grads))[0])
         measured["diverged_at"] = first + 1
-        return verdict("diverged", f"the gradient norm is {grads[first]} at epoch {first + 1}")
+        return _verdict(measured, "diverged", f"the gradient norm is {grads[first]} at epoch {first + 1}")
     start, final = float(train[0]), float(train[-1])
     measured.update(initial_train=start, final_train=final)
     if start > 0 and final > divergence_factor * start:
-        return verdict("diverged", f"the training loss grew from {_g(start)} to {_g(final)} "
-                       f"({_g(final / start)}x): each step makes things worse")
+        return _verdict(measured, "diverged", f"the training loss grew from {_g(start)} to "
+                        f"{_g(final)} ({_g(final / start)}x): each step makes things worse")
+    return None
 
-    target = 0.1 * start if target_loss is None else float(target_loss)
-    measured["target"] = target
-    target_note = ("" if target_loss is not None else f" (10% of the first training loss "
-                   f"{_g(start)}; set target_loss to choose your own)")
 
-    # 2. high training loss --------------------------------------------------------------
-    if final > target:
-        n = len(train)
-        size = max(4, n // 3) if window is None else window
-        tail = train[-min(size, n):]
-        shape = _oscillation(tail)
-        measured.update(shape)
-        high = f"the final training loss {_g(final)} is above the target {_g(target)}{target_note}"
-        zigzag = shape["sign_changes"] >= 0.5 and shape["jump"] >= 0.1 and shape["efficiency"] < 0.5
-        if zigzag:
-            evidence = [high, f"over the last {tail.size} epochs the loss reversed direction on "
-                        f"{shape['sign_changes']:.0%} of the steps, jumping by {shape['jump']:.0%} "
-                        f"of its level each time, yet moved only {shape['efficiency']:.0%} of "
-                        "that path in net"]
-            if grads is None:
-                return verdict("lr_too_large", *evidence, "no gradient norm was given: pass "
-                               "grad_norm to confirm the slope is not flat")
-            recent, peak = float(np.mean(grads[-min(size, grads.size):])), float(np.max(grads))
-            measured.update(recent_grad_norm=recent, peak_grad_norm=peak)
-            if recent >= 0.25 * peak:
-                return verdict("lr_too_large", *evidence, f"the gradient norm is still "
-                               f"{_g(recent)} ({recent / peak:.0%} of its largest value "
-                               f"{_g(peak)}): the loss stalls on a slope, not on a flat spot")
-        if baseline is not None:
-            reference = float(baseline[-1])
-            measured["baseline_train"] = reference
-            if final > (1 + baseline_margin) * reference:
-                return verdict("optimization", high, f"a simpler model reached a training loss of "
-                               f"{_g(reference)}, {_g(final / reference)}x lower: this model can "
-                               "represent at least as much, so the optimizer, not the model, failed",
-                               "this is not overfitting: the loss is high on the training set itself")
-        progress = (tail[0] - tail[-1]) / tail[0] if tail[0] > 0 else 0.0
-        measured["recent_progress"] = float(progress)
-        if progress >= 0.1:
-            return verdict("optimization", high, f"the loss fell another {progress:.0%} over the "
-                           f"last {tail.size} epochs: training stopped before it converged")
-        evidence = [high, f"the loss has flattened (it moved {progress:.1%} over the last "
-                    f"{tail.size} epochs): the model is as good as it gets"]
-        if baseline is not None:
-            evidence.append(f"a simpler model reached {_g(float(baseline[-1]))}, no better: "
-                            "more flexibility is needed")
-        else:
-            evidence.append("no simpler baseline was given: if a smaller model trains to a lower "
-                            "loss, the verdict is optimization instead")
-        return verdict("model_bias", *evidence)
+def _high_training_loss(train, grads, baseline, window, baseline_margin: float, high: str,
+                        measured: dict) -> Diagnosis:
+    """Step 2: zig-zag (lr too large), behind a simpler model, still falling, or flat."""
+    n = len(train)
+    size = max(4, n // 3) if window is None else window
+    tail = train[-min(size, n):]
+    found = _zigzag(tail, grads, size, high, measured)
+    if found is not None:
+        return found
+    final = float(train[-1])
+    if baseline is not None:
+        reference = float(baseline[-1])
+        measured["baseline_train"] = reference
+        if final > (1 + baseline_margin) * reference:
+            return _verdict(measured, "optimization", high, f"a simpler model reached a training "
+                            f"loss of {_g(reference)}, {_g(final / reference)}x lower: this model "
+                            "can represent at least as much, so the optimizer, not the model, "
+                            "failed", "this is not overfitting: the loss is high on the training "
+                            "set itself")
+    progress = (tail[0] - tail[-1]) / tail[0] if tail[0] > 0 else 0.0
+    measured["recent_progress"] = float(progress)
+    if progress >= 0.1:
+        return _verdict(measured, "optimization", high, f"the loss fell another {progress:.0%} "
+                        f"over the last {tail.size} epochs: training stopped before it converged")
+    evidence = [high, f"the loss has flattened (it moved {progress:.1%} over the last "
+                f"{tail.size} epochs): the model is as good as it gets"]
+    if baseline is not None:
+        evidence.append(f"a simpler model reached {_g(float(baseline[-1]))}, no better: "
+                        "more flexibility is needed")
+    else:
+        evidence.append("no simpler baseline was given: if a smaller model trains to a lower "
+                        "loss, the verdict is optimization instead")
+    return _verdict(measured, "model_bias", *evidence)
 
-    # 3. low training loss: compare with held-out data ----------------------------------
-    low = f"the final training loss {_g(final)} is below the target {_g(target)}{target_note}"
 
-    def too_high(loss_value):
-        return loss_value > max(target, gap_factor * final)
+def _zigzag(tail, grads, size: int, high: str, measured: dict):
+    """A final stretch that reverses direction often, by large jumps, on a steep slope."""
+    shape = _oscillation(tail)
+    measured.update(shape)
+    if not (shape["sign_changes"] >= 0.5 and shape["jump"] >= 0.1 and shape["efficiency"] < 0.5):
+        return None
+    evidence = [high, f"over the last {tail.size} epochs the loss reversed direction on "
+                f"{shape['sign_changes']:.0%} of the steps, jumping by {shape['jump']:.0%} "
+                f"of its level each time, yet moved only {shape['efficiency']:.0%} of "
+                "that path in net"]
+    if grads is None:
+        return _verdict(measured, "lr_too_large", *evidence, "no gradient norm was given: pass "
+                        "grad_norm to confirm the slope is not flat")
+    recent, peak = float(np.mean(grads[-min(size, grads.size):])), float(np.max(grads))
+    measured.update(recent_grad_norm=recent, peak_grad_norm=peak)
+    if recent >= 0.25 * peak:
+        return _verdict(measured, "lr_too_large", *evidence, f"the gradient norm is still "
+                        f"{_g(recent)} ({recent / peak:.0%} of its largest value "
+                        f"{_g(peak)}): the loss stalls on a slope, not on a flat spot")
+    return None
 
-    if val is not None:
-        final_val = float(val[-1])
-        measured["final_val"] = final_val
-        if not np.isfinite(final_val) or too_high(final_val):
-            times = f"{_g(final_val / final)}x" if final > 0 else "far above"
-            evidence = [f"the final validation loss {_g(final_val)} is {times} the final "
-                        f"training loss {_g(final)} (and above the target {_g(target)})"]
-            best = int(np.argmin(val))
-            if val.size > 2 and best < val.size - 1 and val[best] < final_val:
-                measured["best_val_epoch"] = best + 1
-                evidence.append(f"the validation loss was lowest ({_g(float(val[best]))}) at epoch "
-                                f"{best + 1} and rose {final_val / val[best] - 1:.0%} since, while "
-                                "the training loss kept falling: stopping early there keeps the "
-                                "better model")
-            if test is not None:
-                evidence.append(f"the test loss {_g(float(test[-1]))} is high too; fix the "
-                                "overfitting first, then look for mismatch")
-            return verdict("overfitting", *evidence)
+
+def _overfitting(train, val, test, limit: float, measured: dict):
+    """Step 3a: the validation loss ends above ``limit`` (target and gap_factor x train)."""
+    if val is None:
+        return None
+    final, final_val = float(train[-1]), float(val[-1])
+    measured["final_val"] = final_val
+    if np.isfinite(final_val) and not final_val > limit:
+        return None
+    times = f"{_g(final_val / final)}x" if final > 0 else "far above"
+    evidence = [f"the final validation loss {_g(final_val)} is {times} the final "
+                f"training loss {_g(final)} (and above the target {_g(measured['target'])})"]
+    best = int(np.argmin(val))
+    if val.size > 2 and best < val.size - 1 and val[best] < final_val:
+        measured["best_val_epoch"] = best + 1
+        evidence.append(f"the validation loss was lowest ({_g(float(val[best]))}) at epoch "
+                        f"{best + 1} and rose {final_val / val[best] - 1:.0%} since, while "
+                        "the training loss kept falling: stopping early there keeps the "
+                        "better model")
     if test is not None:
-        final_test = float(test[-1])
-        measured["final_test"] = final_test
-        if not np.isfinite(final_test) or too_high(final_test):
-            evidence = [low]
-            if val is not None:
-                evidence.append(f"validation data from the training distribution is fine "
-                                f"({_g(float(val[-1]))}), but the test loss is {_g(final_test)}, "
-                                f"{_g(final_test / max(float(val[-1]), 1e-300))}x higher: the test "
-                                "data come from a different distribution")
-                return verdict("mismatch", *evidence)
-            evidence.append(f"the test loss {_g(final_test)} is high, and there is no validation "
-                            "set from the training distribution to tell overfitting from mismatch: "
-                            "assuming overfitting (hold out part of the training set to check)")
-            return verdict("overfitting", *evidence)
+        evidence.append(f"the test loss {_g(float(test[-1]))} is high too; fix the "
+                        "overfitting first, then look for mismatch")
+    return _verdict(measured, "overfitting", *evidence)
+
+
+def _mismatch(val, test, limit: float, low: str, measured: dict):
+    """Step 3b: the test loss ends high while the validation loss does not."""
+    if test is None:
+        return None
+    final_test = float(test[-1])
+    measured["final_test"] = final_test
+    if np.isfinite(final_test) and not final_test > limit:
+        return None
+    if val is not None:
+        return _verdict(measured, "mismatch", low, f"validation data from the training "
+                        f"distribution is fine ({_g(float(val[-1]))}), but the test loss is "
+                        f"{_g(final_test)}, {_g(final_test / max(float(val[-1]), 1e-300))}x "
+                        "higher: the test data come from a different distribution")
+    return _verdict(measured, "overfitting", low, f"the test loss {_g(final_test)} is high, and "
+                    "there is no validation set from the training distribution to tell "
+                    "overfitting from mismatch: assuming overfitting (hold out part of the "
+                    "training set to check)")
+
+
+def _healthy(val, test, low: str, measured: dict) -> Diagnosis:
+    """Step 3c: low training loss and nothing high on held-out data."""
     evidence = [low]
     if val is not None:
         evidence.append(f"the validation loss {_g(float(val[-1]))} stays close to it")
@@ -306,4 +346,4 @@ def diagnose(train_loss: Sequence[float], val_loss=None, *, test_loss=None, grad
         evidence.append("no validation loss was given: hold out data to check for overfitting")
     if test is not None:
         evidence.append(f"the test loss {_g(float(test[-1]))} is fine too")
-    return verdict("healthy", *evidence)
+    return _verdict(measured, "healthy", *evidence)

@@ -55,37 +55,64 @@ def mismatch(answer, expected, rtol: float = 1e-6, atol: float = 1e-9,
     """
     where = f"{path}: " if path else ""
     if isinstance(expected, str):
-        if not isinstance(answer, str):
-            return f"{where}expected a string, got {_describe(answer)}"
-        if answer.strip().lower() != expected.strip().lower():
-            return f"{where}wrong answer {answer.strip()!r}"
-        return None
+        return _string(answer, expected, where)
     if isinstance(expected, (bool, np.bool_)):
-        if not isinstance(answer, (bool, np.bool_)):
-            return f"{where}expected True or False, got {_describe(answer)}"
-        return None if bool(answer) == bool(expected) else f"{where}wrong truth value"
+        return _truth(answer, expected, where)
     if isinstance(expected, dict):
-        if not isinstance(answer, dict):
-            return f"{where}expected a dict, got {_describe(answer)}"
-        if set(answer) != set(expected):
-            return f"{where}expected the keys {sorted(expected)}, got {sorted(map(str, answer))}"
-        for key in expected:
-            reason = mismatch(answer[key], expected[key], rtol, atol, up_to_sign, f"{path}[{key!r}]")
-            if reason:
-                return reason
-        return None
+        return _mapping(answer, expected, rtol, atol, up_to_sign, path)
     if isinstance(expected, (list, tuple)):
-        if not isinstance(answer, (list, tuple)):
-            return f"{where}expected a sequence of length {len(expected)}, got {_describe(answer)}"
-        if len(answer) != len(expected):
-            return f"{where}expected {len(expected)} items, got {len(answer)}"
-        for index, (got, want) in enumerate(zip(answer, expected)):
-            reason = mismatch(got, want, rtol, atol, up_to_sign, f"{path}[{index}]")
-            if reason:
-                return reason
-        return None
+        return _sequence(answer, expected, rtol, atol, up_to_sign, path)
     if expected is None:
         return None if answer is None else f"{where}expected None, got {_describe(answer)}"
+    return _numbers(answer, expected, rtol, atol, up_to_sign, where)
+
+
+def _string(answer, expected: str, where: str) -> str | None:
+    """Strings match ignoring case and surrounding blanks."""
+    if not isinstance(answer, str):
+        return f"{where}expected a string, got {_describe(answer)}"
+    if answer.strip().lower() != expected.strip().lower():
+        return f"{where}wrong answer {answer.strip()!r}"
+    return None
+
+
+def _truth(answer, expected, where: str) -> str | None:
+    """A truth value must be answered by True or False (1 and 0 are not truth values)."""
+    if not isinstance(answer, (bool, np.bool_)):
+        return f"{where}expected True or False, got {_describe(answer)}"
+    return None if bool(answer) == bool(expected) else f"{where}wrong truth value"
+
+
+def _mapping(answer, expected: dict, rtol, atol, up_to_sign, path: str) -> str | None:
+    """Same keys, and every value matches."""
+    where = f"{path}: " if path else ""
+    if not isinstance(answer, dict):
+        return f"{where}expected a dict, got {_describe(answer)}"
+    if set(answer) != set(expected):
+        return f"{where}expected the keys {sorted(expected)}, got {sorted(map(str, answer))}"
+    for key in expected:
+        reason = mismatch(answer[key], expected[key], rtol, atol, up_to_sign, f"{path}[{key!r}]")
+        if reason:
+            return reason
+    return None
+
+
+def _sequence(answer, expected, rtol, atol, up_to_sign, path: str) -> str | None:
+    """Same length, and every item matches."""
+    where = f"{path}: " if path else ""
+    if not isinstance(answer, (list, tuple)):
+        return f"{where}expected a sequence of length {len(expected)}, got {_describe(answer)}"
+    if len(answer) != len(expected):
+        return f"{where}expected {len(expected)} items, got {len(answer)}"
+    for index, (got, want) in enumerate(zip(answer, expected)):
+        reason = mismatch(got, want, rtol, atol, up_to_sign, f"{path}[{index}]")
+        if reason:
+            return reason
+    return None
+
+
+def _numbers(answer, expected, rtol, atol, up_to_sign, where: str) -> str | None:
+    """Equal shapes and ``|answer - expected| <= atol + rtol |expected|`` elementwise."""
     want = np.asarray(expected, dtype=float)
     got = _numeric(answer)
     if got is None:
