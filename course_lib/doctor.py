@@ -180,21 +180,15 @@ def diagnose(train_loss: Sequence[float], val_loss=None, *, test_loss=None, grad
     baseline = _curve("baseline_train_loss", baseline_train_loss, allow_scalar=True)
     _check_settings(gap_factor, divergence_factor, baseline_margin, target_loss, window)
     measured: dict = {}
-    # 1. divergence
-    found = _divergence(train, grads, divergence_factor, measured)
+    found = _divergence(train, grads, divergence_factor, measured)       # 1. divergence
     if found is not None:
         return found
-    start, final = measured["initial_train"], measured["final_train"]
-    target = 0.1 * start if target_loss is None else float(target_loss)
-    measured["target"] = target
-    target_note = ("" if target_loss is not None else f" (10% of the first training loss "
-                   f"{_g(start)}; set target_loss to choose your own)")
-    # 2. high training loss
-    if final > target:
-        high = f"the final training loss {_g(final)} is above the target {_g(target)}{target_note}"
+    (target, note), final = _target(train, target_loss, measured), float(train[-1])
+    if final > target:                                                    # 2. high training loss
+        high = f"the final training loss {_g(final)} is above the target {_g(target)}{note}"
         return _high_training_loss(train, grads, baseline, window, baseline_margin, high, measured)
     # 3. low training loss: compare with held-out data
-    low = f"the final training loss {_g(final)} is below the target {_g(target)}{target_note}"
+    low = f"the final training loss {_g(final)} is below the target {_g(target)}{note}"
     limit = max(target, gap_factor * final)
     return (_overfitting(train, val, test, limit, measured)
             or _mismatch(val, test, limit, low, measured)
@@ -203,6 +197,16 @@ def diagnose(train_loss: Sequence[float], val_loss=None, *, test_loss=None, grad
 
 def _verdict(measured: dict, name: str, *evidence: str) -> Diagnosis:
     return Diagnosis(name, tuple(evidence), ADVICE[name], measured)
+
+
+def _target(train, target_loss, measured: dict) -> tuple:
+    """The loss regarded as low (given, or 10% of the first) and how it was chosen."""
+    start = float(train[0])
+    target = 0.1 * start if target_loss is None else float(target_loss)
+    measured["target"] = target
+    note = ("" if target_loss is not None else f" (10% of the first training loss "
+            f"{_g(start)}; set target_loss to choose your own)")
+    return target, note
 
 
 def _check_settings(gap_factor, divergence_factor, baseline_margin, target_loss, window) -> None:
