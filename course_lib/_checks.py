@@ -37,7 +37,7 @@ import numpy as np
 
 __all__ = [
     "ArgumentTypeError", "number", "positive", "nonnegative", "finite", "probability",
-    "integer", "boolean", "one_of", "finite_array", "shape", "same_shape",
+    "integer", "boolean", "one_of", "function", "finite_array", "shape", "same_shape",
 ]
 
 
@@ -136,6 +136,13 @@ def one_of(name: str, value, choices: Iterable):
     if not (isinstance(value, Hashable) and any(
             isinstance(value, bool) == isinstance(c, bool) and value == c for c in choices)):
         _fail(name, f"one of {choices}", value)
+    return value
+
+
+def function(name: str, value, requirement: str = "a function"):
+    """``value`` itself, if it can be called (``requirement`` says with what, e.g. "a function t -> lr")."""
+    if not callable(value):
+        _fail(name, requirement, value, ArgumentTypeError)
     return value
 
 

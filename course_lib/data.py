@@ -9,6 +9,8 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
+from course_lib import _checks
+
 
 class Split(NamedTuple):
     """A train/test split of a classification or regression set."""
@@ -17,11 +19,6 @@ class Split(NamedTuple):
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-
-
-def _check_fraction(name: str, value: float) -> None:
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value!r}")
 
 
 def digits(test_size: float = 0.25, seed: int = 0, standardize: bool = True,
@@ -34,14 +31,13 @@ def digits(test_size: float = 0.25, seed: int = 0, standardize: bool = True,
     """
     from sklearn.datasets import load_digits
 
-    _check_fraction("test_size", test_size)
+    _checks.number("test_size", test_size, 0, 1, low_open=True, high_open=True)
     x, y = load_digits(return_X_y=True)
     order = np.random.default_rng(seed).permutation(len(y))
     n_test = int(round(test_size * len(y)))
     test, train = order[:n_test], order[n_test:]
     if n_train is not None:
-        if n_train <= 0:
-            raise ValueError(f"n_train must be positive, got {n_train}")
+        _checks.integer("n_train", n_train, 1)
         train = train[:n_train]
     x = x.astype(np.float32)
     x_train, x_test = x[train], x[test]
@@ -61,10 +57,8 @@ def synthetic_regression(n: int = 1000, w=(2.0, -3.4), b: float = 4.2, noise: fl
     ``w = [2, -3.4]``, ``b = 4.2``, noise 0.01. Returns ``(X, y)`` as float32 arrays of
     shapes ``(n, d)`` and ``(n,)``.
     """
-    if n <= 0:
-        raise ValueError(f"n must be positive, got {n}")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    _checks.integer("n", n, 1)
+    _checks.nonnegative("noise", noise)
     rng = np.random.default_rng(seed)
     w = np.asarray(w, dtype=np.float64)
     x = rng.standard_normal((n, w.size))
@@ -93,8 +87,7 @@ def shifted_digits(shift: float = 1.5, seed: int = 0) -> Split:
 def batches(n: int, batch_size: int, rng: np.random.Generator | None = None,
             drop_last: bool = False) -> Iterator[np.ndarray]:
     """Yield index arrays of minibatches covering ``range(n)`` once (shuffled when ``rng``)."""
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    _checks.integer("batch_size", batch_size, 1)
     order = rng.permutation(n) if rng is not None else np.arange(n)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):

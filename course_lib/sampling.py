@@ -44,11 +44,11 @@ True
 """
 from __future__ import annotations
 
-import math
 from typing import Callable, NamedTuple
 
 import numpy as np
 
+from . import _checks
 from . import rules as _rules
 
 __all__ = [
@@ -57,20 +57,6 @@ __all__ = [
     "MixtureProposal", "sample_mixture", "ImportanceStep", "importance_sampling_step", "reinforce_loss",
     "relative_variance", "FlatProblem", "torch_flat_problem", "mxnet_flat_problem",
 ]
-
-
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be > 0 and finite, got {value!r}")
-    return float(value)
-
-
-def _check_count(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _rng(rng):
@@ -140,18 +126,18 @@ def expected_update(loss: Callable, theta, alpha: float, n_samples: int = 100_00
         mean drowns in the ``radius / sqrt(n)`` scatter of the sample average.
     """
     theta = np.asarray(theta, dtype=float).ravel()
-    alpha = _check_positive("alpha", alpha)
-    n_samples = _check_count("n_samples", n_samples, 2)
+    alpha = _checks.positive("alpha", alpha)
+    n_samples = _checks.integer("n_samples", n_samples, 2)
     rng = _rng(rng)
     dim = theta.size
     if (radius is None) == (scale is None):
         raise ValueError("give exactly one of radius (ball base measure) or scale (Gaussian proposal)")
     half = (n_samples + 1) // 2 if antithetic else n_samples
     if radius is not None:
-        radius = _check_positive("radius", radius)
+        radius = _checks.positive("radius", radius)
         deltas = sample_ball(half, dim, radius, rng)
     else:
-        scale = _check_positive("scale", scale)
+        scale = _checks.positive("scale", scale)
         deltas = scale * rng.standard_normal((half, dim))
     if antithetic:
         deltas = np.concatenate([deltas, -deltas])[:n_samples]
@@ -179,7 +165,7 @@ def first_order_update(grad, alpha: float, radius: float) -> np.ndarray:
     from scipy.special import ive
 
     grad = np.asarray(grad, dtype=float)
-    alpha, radius = _check_positive("alpha", alpha), _check_positive("radius", radius)
+    alpha, radius = _checks.positive("alpha", alpha), _checks.positive("radius", radius)
     norm = float(np.linalg.norm(grad))
     if norm == 0.0:
         return np.zeros_like(grad)
@@ -224,12 +210,10 @@ def sample_mixture(guide, sigma, mix, n, rng=None, base="gaussian") -> MixturePr
     component it is ``|Delta|^2 / (2 sigma^2)``, half a chi-square variable with ``d``
     degrees of freedom, whose standard deviation is ``sqrt(d / 2)``.
     """
-    sigma = _check_positive("sigma", sigma)
-    n = _check_count("n", n)
-    if not 0.0 <= mix <= 1.0:
-        raise ValueError(f"mix must lie in [0, 1], got {mix!r}")
-    if base not in BASES:
-        raise ValueError(f"base must be one of {BASES}, got {base!r}")
+    sigma = _checks.positive("sigma", sigma)
+    n = _checks.integer("n", n, 1)
+    mix = _checks.probability("mix", mix, include_one=True)
+    _checks.one_of("base", base, BASES)
     rng = _rng(rng)
     guide = np.asarray(guide, dtype=float).ravel()
     from_zero = rng.random(n) < mix
@@ -296,15 +280,12 @@ def importance_sampling_step(metric_loss: Callable, theta, guide, n: int = 4,
     dimensions.
     """
     theta = np.asarray(theta, dtype=float).ravel()
-    n = _check_count("n", n)
-    sigma, alpha = _check_positive("sigma", sigma), _check_positive("alpha", alpha)
-    if not 0.0 <= mix <= 1.0:
-        raise ValueError(f"mix must lie in [0, 1], got {mix!r}")
+    n = _checks.integer("n", n, 1)
+    sigma, alpha = _checks.positive("sigma", sigma), _checks.positive("alpha", alpha)
+    mix = _checks.probability("mix", mix, include_one=True)
     guide = np.asarray(guide, dtype=float).ravel()
-    if guide.shape != theta.shape:
-        raise ValueError(f"guide must have the shape of theta {theta.shape}, got {guide.shape}")
-    if base not in BASES:
-        raise ValueError(f"base must be one of {BASES}, got {base!r}")
+    _checks.same_shape("guide", guide, "theta", theta)
+    _checks.one_of("base", base, BASES)
     proposal = sample_mixture(guide, sigma, mix, n, _rng(rng), base)
     base = float(metric_loss(theta))
     losses = np.array([float(metric_loss(theta + d)) for d in proposal.deltas])
@@ -324,7 +305,7 @@ def reinforce_loss(logits, labels, n: int = 4, baseline: bool = True, generator=
     """
     import torch
 
-    n = _check_count("n", n, 2 if baseline else 1)
+    n = _checks.integer("n", n, 2 if baseline else 1)
     log_probs = torch.log_softmax(logits, dim=1)
     samples = torch.multinomial(log_probs.detach().exp(), n, replacement=True, generator=generator)
     rewards = (samples == labels[:, None]).to(logits.dtype)

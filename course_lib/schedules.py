@@ -14,20 +14,12 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+from course_lib import _checks
+
 __all__ = ["constant", "step_decay", "exponential", "cosine", "inverse_power",
            "linear_warmup", "inverse_sqrt", "to_torch", "to_mxnet"]
 
 Schedule = Callable[[int], float]
-
-
-def _positive(name, value):
-    if not value > 0:
-        raise ValueError(f"Invalid {name}: {value!r} (must be > 0)")
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"Invalid {name}: {value!r} (must be an integer >= 1)")
 
 
 def _named(fn, text):
@@ -37,35 +29,32 @@ def _named(fn, text):
 
 def constant(lr: float) -> Schedule:
     """``lr_t = lr``."""
-    _positive("lr", lr)
+    _checks.positive("lr", lr)
     return _named(lambda t: lr, f"constant({lr:g})")
 
 
 def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     """``lr_t = lr * gamma ** floor(t / step_size)`` (torch's ``StepLR``)."""
-    _positive("lr", lr)
-    _positive_int("step_size", step_size)
-    if not 0 < gamma <= 1:
-        raise ValueError(f"Invalid gamma: {gamma!r} (must be in (0, 1])")
+    _checks.positive("lr", lr)
+    _checks.integer("step_size", step_size, 1)
+    _checks.number("gamma", gamma, 0, 1, low_open=True)
     return _named(lambda t: lr * gamma ** (t // step_size),
                   f"step_decay({lr:g}, {step_size}, {gamma:g})")
 
 
 def exponential(lr: float, gamma: float) -> Schedule:
     """``lr_t = lr * gamma ** t`` (torch's ``ExponentialLR``)."""
-    _positive("lr", lr)
-    if not 0 < gamma <= 1:
-        raise ValueError(f"Invalid gamma: {gamma!r} (must be in (0, 1])")
+    _checks.positive("lr", lr)
+    _checks.number("gamma", gamma, 0, 1, low_open=True)
     return _named(lambda t: lr * gamma ** t, f"exponential({lr:g}, {gamma:g})")
 
 
 def cosine(lr: float, total_steps: int, min_lr: float = 0.0) -> Schedule:
     """``lr_t = min_lr + (lr - min_lr) (1 + cos(pi t / T)) / 2`` for ``t <= T``, then
     ``min_lr`` (torch's ``CosineAnnealingLR`` without restarts)."""
-    _positive("lr", lr)
-    _positive_int("total_steps", total_steps)
-    if not 0 <= min_lr <= lr:
-        raise ValueError(f"Invalid min_lr: {min_lr!r} (must be in [0, lr])")
+    _checks.positive("lr", lr)
+    _checks.integer("total_steps", total_steps, 1)
+    _checks.number("min_lr", min_lr, 0, lr, requirement=f"a number in [0, lr={lr!r}]")
 
     def schedule(t):
         t = min(t, total_steps)
@@ -79,10 +68,9 @@ def inverse_power(lr: float, tau: float, power: float) -> Schedule:
     ``power = 1``. Its sum over all steps diverges for ``power <= 1`` and its sum of squares
     converges for ``power > 1/2`` (Robbins and Monro's conditions hold for ``1/2 < power
     <= 1``)."""
-    _positive("lr", lr)
-    _positive("tau", tau)
-    if not power >= 0:
-        raise ValueError(f"Invalid power: {power!r} (must be >= 0)")
+    _checks.positive("lr", lr)
+    _checks.positive("tau", tau)
+    _checks.nonnegative("power", power)
     return _named(lambda t: lr / (1 + t / tau) ** power,
                   f"inverse_power({lr:g}, {tau:g}, {power:g})")
 
@@ -90,9 +78,8 @@ def inverse_power(lr: float, tau: float, power: float) -> Schedule:
 def linear_warmup(schedule: Schedule, warmup_steps: int) -> Schedule:
     """``lr_t = schedule(t) * min(1, (t + 1) / warmup_steps)``: ramps up linearly over the
     first ``warmup_steps`` steps (never exactly 0), then follows ``schedule``."""
-    if not callable(schedule):
-        raise ValueError(f"Invalid schedule: {schedule!r} (must be a function step -> lr)")
-    _positive_int("warmup_steps", warmup_steps)
+    _checks.function("schedule", schedule, "a function step -> lr")
+    _checks.integer("warmup_steps", warmup_steps, 1)
     return _named(lambda t: schedule(t) * min(1.0, (t + 1) / warmup_steps),
                   f"linear_warmup({getattr(schedule, '__name__', 'schedule')}, {warmup_steps})")
 
@@ -104,9 +91,9 @@ def inverse_sqrt(d_model: int, warmup_steps: int, scale: float = 1.0) -> Schedul
 
     Linear warm-up to its peak at ``s = warmup_steps``, then decay as ``1 / sqrt(s)``.
     """
-    _positive_int("d_model", d_model)
-    _positive_int("warmup_steps", warmup_steps)
-    _positive("scale", scale)
+    _checks.integer("d_model", d_model, 1)
+    _checks.integer("warmup_steps", warmup_steps, 1)
+    _checks.positive("scale", scale)
 
     def schedule(t):
         s = t + 1
@@ -124,8 +111,7 @@ def to_torch(optimizer, schedule: Schedule):
     """
     from torch.optim.lr_scheduler import LambdaLR
 
-    if not callable(schedule):
-        raise ValueError(f"Invalid schedule: {schedule!r} (must be a function step -> lr)")
+    _checks.function("schedule", schedule, "a function step -> lr")
     lambdas = []
     for group in optimizer.param_groups:
         base = float(group.get("initial_lr", group["lr"]))
@@ -143,8 +129,7 @@ def to_mxnet(schedule: Schedule):
     """
     import mxnet as mx
 
-    if not callable(schedule):
-        raise ValueError(f"Invalid schedule: {schedule!r} (must be a function step -> lr)")
+    _checks.function("schedule", schedule, "a function step -> lr")
 
     class FunctionScheduler(mx.lr_scheduler.LRScheduler):
         def __init__(self):

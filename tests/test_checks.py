@@ -112,6 +112,12 @@ def test_one_of_does_not_confuse_true_with_one():
         checks.one_of("order", [1], (1, 2))
 
 
+def test_function_must_be_callable():
+    assert checks.function("schedule", abs) is abs
+    with pytest.raises(TypeError, match=r"schedule must be a function step -> lr, got 0.1"):
+        checks.function("schedule", 0.1, "a function step -> lr")
+
+
 def test_finite_array_counts_bad_entries():
     out = checks.finite_array("starts", [[1, 2], [3, 4]])
     assert out.dtype == float and out.shape == (2, 2)
