@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 
+from course_lib import _checks
+
 MODES = ("fast", "full")
 
 
@@ -21,8 +23,7 @@ def mode() -> str:
     """Return ``"fast"`` or ``"full"`` (see the module docstring)."""
     value = os.environ.get("COURSE_LIB_MODE", "").strip().lower()
     if value:
-        if value not in MODES:
-            raise ValueError(f"COURSE_LIB_MODE must be one of {MODES}, got {value!r}")
+        _checks.one_of("COURSE_LIB_MODE", value, MODES)
         return value
     try:
         import torch

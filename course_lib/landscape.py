@@ -22,13 +22,13 @@ limited higher-order gradients rule out; rebuild the network in PyTorch with the
 """
 from __future__ import annotations
 
-import numbers
 from typing import Mapping, NamedTuple
 
 import numpy as np
 import scipy.optimize
 import torch
 
+from course_lib import _checks
 from course_lib.hessian.parameters import (_batches_on_device, _checked_loss, _eval_mode,
                                            _evaluate_loss, _flat_vector, _trainable,
                                            load_parameter_vector, parameter_vector)
@@ -111,8 +111,7 @@ def random_direction(model, normalization: str = "filter", seed: int = 0) -> tor
     distorted by the scale invariance of ReLU networks. ``normalization="none"``: a plain
     unit-norm Gaussian vector.
     """
-    if normalization not in ("filter", "none"):
-        raise ValueError(f"normalization must be 'filter' or 'none', got {normalization!r}")
+    _checks.one_of("normalization", normalization, ("filter", "none"))
     params = _trainable(model)
     gen = torch.Generator().manual_seed(int(seed))
     parts = []
@@ -167,10 +166,8 @@ def plane(model, loss_fn, data, directions="filter-normalized", *, extent: float
     >>> plane(model, torch.nn.functional.mse_loss, (x, y), steps=5).loss.shape
     (5, 5)
     """
-    if not isinstance(steps, numbers.Integral) or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
-    if not np.isfinite(extent) or extent <= 0:
-        raise ValueError(f"extent must be a positive number, got {extent!r}")
+    _checks.integer("steps", steps, 2)
+    _checks.positive("extent", extent)
     if isinstance(directions, str):
         kinds = {"filter-normalized": "filter", "random": "none"}
         if directions not in kinds:
@@ -231,10 +228,8 @@ def sharpness(model, loss_fn, data, epsilon: float = 1e-3, *, subspace: int | No
     >>> sharpness(model, torch.nn.functional.mse_loss, (x, y)) >= 0
     True
     """
-    if not np.isfinite(epsilon) or epsilon <= 0:
-        raise ValueError(f"epsilon must be a positive number, got {epsilon!r}")
-    if not isinstance(maxiter, numbers.Integral) or maxiter < 1:
-        raise ValueError(f"maxiter must be a positive integer, got {maxiter!r}")
+    _checks.positive("epsilon", epsilon)
+    _checks.integer("maxiter", maxiter, 1)
     params = _trainable(model)
     theta = parameter_vector(model)
     x = theta.double().cpu().numpy()
@@ -243,8 +238,7 @@ def sharpness(model, loss_fn, data, epsilon: float = 1e-3, *, subspace: int | No
     if subspace is None:
         A, center = None, x
     else:
-        if not isinstance(subspace, numbers.Integral) or not 1 <= subspace <= n:
-            raise ValueError(f"subspace must be an integer between 1 and n={n}, got {subspace!r}")
+        _checks.integer("subspace", subspace, 1, n)
         A = rng.standard_normal((n, int(subspace)))
         center = np.linalg.lstsq(A, x, rcond=None)[0]      # A^+ theta
     radius = epsilon * (np.abs(center) + 1.0)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import descent, rules as rule_book, schedules as schedule_book
+from . import _checks, descent, rules as rule_book, schedules as schedule_book
 from .surfaces import ALL, Quadratic, Surface
 from .widgets import static_and_live
 
@@ -143,8 +143,7 @@ class LivePlayground:
                  max_steps: int = 500, schedule: bool = False, bound: float = 1e6):
         if not surfaces or not rules:
             raise ValueError("a LivePlayground needs at least one surface and one rule")
-        if not 1 <= steps <= max_steps:
-            raise ValueError(f"Invalid steps: {steps!r} (must be in 1..max_steps={max_steps})")
+        _checks.integer("steps", steps, 1, max_steps)
         self.surfaces = {}
         for label, entry in surfaces.items():
             surface, own_start = entry if isinstance(entry, tuple) else (entry, None)

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from course_lib import _checks
+
 __all__ = [
     "softmax", "log_softmax", "nll", "cross_entropy", "cross_entropy_grad",
     "squared_error", "squared_error_grad", "balanced_class_weights", "REDUCTIONS",
@@ -34,8 +36,7 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 def _check_reduction(reduction: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    _checks.one_of("reduction", reduction, REDUCTIONS)
 
 
 def _as_logits(logits) -> np.ndarray:

@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from course_lib import _checks
 from course_lib.data import batches
 
 
@@ -47,8 +48,7 @@ def torch_mlp(sizes: Sequence[int], activation: str = "relu", batch_norm: bool =
 
     _check_sizes(sizes)
     acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
-    if activation not in acts:
-        raise ValueError(f"activation must be one of {sorted(acts)}, got {activation!r}")
+    _checks.one_of("activation", activation, sorted(acts))
     if seed is not None:
         torch.manual_seed(seed)
     layers = []
@@ -99,8 +99,7 @@ def train_torch(model, optimizer, x, y, epochs: int, batch_size: int, *,
     """
     import torch
 
-    if epochs <= 0:
-        raise ValueError(f"epochs must be positive, got {epochs}")
+    _checks.integer("epochs", epochs, 1)
     if loss_fn is None:
         loss_fn = torch.nn.functional.cross_entropy if classification else torch.nn.functional.mse_loss
     rng = np.random.default_rng(seed)
@@ -145,8 +144,7 @@ def mxnet_mlp(sizes: Sequence[int], activation: str = "relu", batch_norm: bool =
     from course_lib.mxnet import context, mx
 
     _check_sizes(sizes)
-    if activation not in ("relu", "tanh", "sigmoid"):
-        raise ValueError(f"activation must be one of ['relu', 'sigmoid', 'tanh'], got {activation!r}")
+    _checks.one_of("activation", activation, ("relu", "sigmoid", "tanh"))
     if seed is not None:
         mx.random.seed(seed)
     net = mx.gluon.nn.Sequential()
@@ -166,8 +164,7 @@ def train_mxnet(net, trainer, x, y, epochs: int, batch_size: int, *, loss_fn=Non
     """The Gluon twin of :func:`train_torch` on NDArrays ``x, y``."""
     from course_lib.mxnet import mx
 
-    if epochs <= 0:
-        raise ValueError(f"epochs must be positive, got {epochs}")
+    _checks.integer("epochs", epochs, 1)
     gloss = mx.gluon.loss
     if loss_fn is None:
         loss_fn = gloss.SoftmaxCrossEntropyLoss() if classification else gloss.L2Loss()

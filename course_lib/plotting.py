@@ -101,8 +101,8 @@ def trajectories(ax, trajectory, label=None, color=None, marker: str = ".",
     if trajectory.ndim == 2:
         trajectory = trajectory[:, None, :]
     if trajectory.ndim != 3 or trajectory.shape[-1] != 2:
-        raise ValueError(f"Invalid trajectory: shape {trajectory.shape} "
-                         "(must be (steps + 1, N, 2) or (steps + 1, 2))")
+        raise ValueError("trajectory must have shape (steps + 1, N, 2) or (steps + 1, 2), "
+                         f"got {trajectory.shape}")
     paths = np.arange(trajectory.shape[1])
     if max_paths is not None and len(paths) > max_paths:
         paths = np.unique(np.linspace(0, len(paths) - 1, max_paths).round().astype(int))

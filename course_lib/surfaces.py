@@ -22,6 +22,8 @@ from typing import Callable
 
 import numpy as np
 
+from course_lib import _checks
+
 __all__ = [
     "Surface", "Quadratic", "quadratic", "wb_valley", "rosenbrock", "beale", "himmelblau",
     "saddle", "monkey_saddle", "get", "ALL",
@@ -31,7 +33,7 @@ __all__ = [
 def _as_points(xy) -> np.ndarray:
     xy = np.asarray(xy, dtype=float)
     if xy.ndim == 0 or xy.shape[-1] != 2:
-        raise ValueError(f"Invalid xy: shape {xy.shape} (last dimension must be 2)")
+        raise ValueError(f"xy must be an array of points with a last axis of length 2, got shape {xy.shape}")
     return xy
 
 
@@ -144,10 +146,8 @@ def quadratic(condition: float = 10.0, angle: float = 0.0, scale: float = 1.0) -
     y axis; ``angle`` (radians) rotates both counter-clockwise. Gradient descent converges
     for ``lr < 2 / L``.
     """
-    if not condition >= 1:
-        raise ValueError(f"Invalid condition: {condition!r} (must be >= 1)")
-    if not scale > 0:
-        raise ValueError(f"Invalid scale: {scale!r} (must be > 0)")
+    _checks.number("condition", condition, 1)
+    _checks.positive("scale", scale)
     c, s = math.cos(angle), math.sin(angle)
     R = np.array([[c, -s], [s, c]])
     A = R @ np.diag([scale / condition, scale]) @ R.T
@@ -276,10 +276,6 @@ def get(name: str) -> Surface:
     """A surface by name: the entries of :data:`ALL`, ``"quadratic"`` or ``"wb_valley"``."""
     if isinstance(name, Surface):
         return name
-    if name in ALL:
-        return ALL[name]
-    if name == "quadratic":
-        return quadratic()
-    if name == "wb_valley":
-        return wb_valley()
-    raise ValueError(f"Invalid surface: {name!r} (known: {sorted(ALL) + ['quadratic', 'wb_valley']})")
+    built = {"quadratic": quadratic, "wb_valley": wb_valley}
+    _checks.one_of("surface", name, sorted(ALL) + sorted(built))
+    return ALL[name] if name in ALL else built[name]()

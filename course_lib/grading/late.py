@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from course_lib import _checks
+
 from .results import write_atomic
 
 POLICY_NAME = "late_policy.json"
@@ -65,8 +67,7 @@ class LatePolicy:
     def __post_init__(self):
         if self.deadline.tzinfo is None:
             raise ValueError("the deadline needs a time zone (e.g. 2026-12-10T23:59+01:00)")
-        if not 0 <= self.per_day <= 100:
-            raise ValueError(f"per_day must be a percentage in [0, 100], got {self.per_day!r}")
+        _checks.number("per_day", self.per_day, 0, 100, requirement="a percentage in [0, 100]")
         if self.cutoff is not None and self.cutoff < self.grace:
             raise ValueError("the cut-off must not come before the end of the grace period")
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from course_lib import _checks
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -34,22 +36,17 @@ class Limits:
     output_mb: int = 16
 
     def __post_init__(self):
-        if not self.timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout!r}")
-        if self.cell_timeout is not None and not 0 < self.cell_timeout <= self.timeout:
-            raise ValueError(f"cell_timeout must be in (0, timeout], got {self.cell_timeout!r}")
-        if not 256 <= self.memory_mb:
-            raise ValueError(f"memory_mb must be >= 256, got {self.memory_mb!r}")
-        if not self.question_seconds > 0:
-            raise ValueError(f"question_seconds must be > 0, got {self.question_seconds!r}")
-        if not 1 <= self.attempts <= 10:
-            raise ValueError(f"attempts must be in 1..10, got {self.attempts!r}")
-        if not 16 <= self.processes <= 4096:
-            raise ValueError(f"processes must be in 16..4096, got {self.processes!r}")
-        if not 1 <= self.disk_mb:
-            raise ValueError(f"disk_mb must be >= 1, got {self.disk_mb!r}")
-        if not 1 <= self.output_mb:
-            raise ValueError(f"output_mb must be >= 1, got {self.output_mb!r}")
+        _checks.number("timeout", self.timeout, 0, low_open=True,
+                       requirement="a positive number of seconds")
+        if self.cell_timeout is not None:
+            _checks.number("cell_timeout", self.cell_timeout, 0, self.timeout, low_open=True,
+                           requirement=f"a number of seconds in (0, timeout={self.timeout!r}]")
+        _checks.number("memory_mb", self.memory_mb, 256, requirement="a number >= 256")
+        _checks.positive("question_seconds", self.question_seconds)
+        _checks.integer("attempts", self.attempts, 1, 10)
+        _checks.integer("processes", self.processes, 16, 4096)
+        _checks.number("disk_mb", self.disk_mb, 1, requirement="a number >= 1")
+        _checks.number("output_mb", self.output_mb, 1, requirement="a number >= 1")
 
     @property
     def cell_seconds(self) -> float:

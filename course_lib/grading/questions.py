@@ -24,6 +24,8 @@ from typing import Callable
 
 import numpy as np
 
+from course_lib import _checks
+
 KINDS = ("function", "value", "choice")
 
 
@@ -46,12 +48,10 @@ class Question:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        _checks.one_of("kind", self.kind, KINDS)
         if not self.name.isidentifier() or not self.target.isidentifier():
             raise ValueError(f"name and target must be identifiers, got {self.name!r}, {self.target!r}")
-        if not self.points > 0:
-            raise ValueError(f"points must be > 0, got {self.points!r}")
+        _checks.positive("points", self.points)
 
     def hidden_cases(self, rng: np.random.Generator, ref: dict) -> list[tuple[dict, object]]:
         """``[(kwargs, expected_or_None), ...]`` for a function question."""

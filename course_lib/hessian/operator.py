@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator
 
-from course_lib import mlp_hessian
+from course_lib import _checks, mlp_hessian
 from course_lib.hessian.parameters import (_as_batches, _batches_on_device, _checked_loss,
                                            _eval_mode, _evaluate_loss, _split, _trainable)
 
@@ -122,8 +122,7 @@ class CurvatureOperator(LinearOperator):
 
     def _mlp_curvature(self, engine: str):
         """The layer-by-layer engine when ``engine`` and the model allow it, else None."""
-        if engine not in ("auto", "mlp", "autograd"):
-            raise ValueError(f"engine must be 'auto', 'mlp' or 'autograd', got {engine!r}")
+        _checks.one_of("engine", engine, ("auto", "mlp", "autograd"))
         if engine == "autograd":
             return None
         try:
