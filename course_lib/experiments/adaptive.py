@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from course_lib import config, descent, rules, surfaces
+from course_lib import _checks, config, descent, rules, surfaces
 from course_lib.surfaces import Surface
 
 __all__ = [
@@ -43,8 +43,8 @@ def gutter(steep: float = 10.0, flat: float = 0.05) -> Surface:
     ``lr < 2 / steep``), along it ``flat``. Far from the floor the walls have slope
     ``steep`` only, so a too-large step does not fly off: it bounces between the walls.
     """
-    if not steep > 0 or not flat > 0:
-        raise ValueError(f"Invalid steep/flat: both must be > 0, got steep={steep!r}, flat={flat!r}")
+    _checks.positive("steep", steep)
+    _checks.positive("flat", flat)
 
     def f(x, y):
         return 0.5 * flat * x * x + steep * _logcosh(y)
@@ -69,7 +69,7 @@ def two_cycle(steep: float, lr: float) -> dict:
     from scipy.optimize import brentq
 
     if not lr * steep > 2:
-        raise ValueError(f"Invalid lr: {lr!r} (a bounce needs lr > 2 / steep = {2 / steep:g})")
+        raise ValueError(f"lr must exceed 2 / steep = {2 / steep:g} for a bounce, got {lr!r}")
     target = 2.0 / (lr * steep)
     y = brentq(lambda y: np.tanh(y) / y - target, 1e-9, 1e3)
     return {"y": y, "grad_norm": steep * math.tanh(y), "loss": steep * float(_logcosh(y))}
@@ -164,10 +164,8 @@ def race(surface_name: str, lr_scale: float = 1.0) -> dict:
     Returns ``{label: Result}``.
     """
     table = race_surfaces()
-    if surface_name not in table:
-        raise ValueError(f"Invalid surface_name: {surface_name!r} (one of {sorted(table)})")
-    if not lr_scale > 0:
-        raise ValueError(f"Invalid lr_scale: {lr_scale!r} (must be > 0)")
+    _checks.one_of("surface_name", surface_name, sorted(table))
+    _checks.positive("lr_scale", lr_scale)
     surface, start, steps, base = table[surface_name]
     out = {}
     for label, (rule, hyper) in RACE.items():
@@ -311,7 +309,7 @@ def network_optimizers(framework: str) -> dict:
                                                           bias_correction=False),
             "Adadelta": lambda p: cm.AdaDelta(learning_rate=lr["Adadelta"]),
         }
-    raise ValueError(f"Invalid framework: {framework!r} (must be 'torch' or 'mxnet')")
+    raise ValueError(f"framework must be 'torch' or 'mxnet', got {framework!r}")
 
 
 def _torch_adam_no_correction_class():

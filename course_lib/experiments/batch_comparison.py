@@ -25,6 +25,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from course_lib import _checks
 from course_lib.data import Split
 
 __all__ = ["validation_split", "sgd_step", "Runs", "train_many", "CRITERIA", "Comparison",
@@ -338,8 +339,7 @@ def tuned(comparison: Comparison, criterion: str) -> np.ndarray:
     """Index into ``comparison.lrs`` of the tuned learning rate of each batch size under
     ``criterion``: the best mean validation accuracy among the rates at which every seed got
     there (did not diverge and, for ``"loss"``, reached the target). -1 where none did."""
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+    _checks.one_of("criterion", criterion, CRITERIA)
     val = comparison.metrics[criterion]["val_accuracy"]            # (B, lr, seed)
     ok = np.isfinite(val).all(axis=2)
     score = np.where(ok, np.nan_to_num(val).mean(axis=2), -np.inf)

@@ -20,7 +20,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from course_lib import descent
+from course_lib import _checks, descent
 from course_lib.reference import batch_norm as _reference
 from course_lib.surfaces import Surface
 
@@ -38,8 +38,7 @@ __all__ = [
 def scaled_features(scale: float, n: int = 200, w=(1.0, 1.0), noise: float = 0.1, seed: int = 0):
     """Regression data with two independent features of standard deviations 1 and ``scale``,
     both with mean ``1``, and ``y = X w + noise * N(0, 1)``. Returns ``(X, y)`` (float64)."""
-    if not scale > 0:
-        raise ValueError(f"scale must be > 0, got {scale!r}")
+    _checks.positive("scale", scale)
     if n < 2:
         raise ValueError(f"n must be >= 2, got {n}")
     rng = np.random.default_rng(seed)
@@ -127,8 +126,7 @@ def draw_scales(scale: float = 10.0, inputs: str = "raw", steps: int = 40, lr_fa
 
     from course_lib.plotting import contour, trajectories
 
-    if inputs not in ("raw", "standardized"):
-        raise ValueError(f"inputs must be 'raw' or 'standardized', got {inputs!r}")
+    _checks.one_of("inputs", inputs, ("raw", "standardized"))
     x, y = scaled_features(scale)
     if inputs == "standardized":
         x = standardize(x)
@@ -186,8 +184,7 @@ def batch_norm_train(x, gamma, beta, state: BatchNormState, momentum: float = 0.
     x = np.asarray(x, dtype=float)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"x must have shape (batch, features) with batch >= 2, got {x.shape}")
-    if not 0 <= momentum <= 1:
-        raise ValueError(f"momentum must lie in [0, 1], got {momentum!r}")
+    _checks.probability("momentum", momentum, include_one=True)
     out, mean, var = _reference.batch_norm_train(x, gamma, beta, eps)
     batch = len(x)
     var_for_running = var * batch / (batch - 1) if unbiased_running_var else var

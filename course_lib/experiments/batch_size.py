@@ -28,7 +28,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from course_lib import config
+from course_lib import _checks, config
 from course_lib.data import batches, digits
 
 __all__ = [
@@ -127,8 +127,7 @@ def time_per_update(batch_sizes: Sequence[int], framework: str = "torch", hidden
     ``course_lib.mxnet.context()``: the GPU when present). Asking for a GPU where the framework
     sees none raises ``RuntimeError``.
     """
-    if framework not in ("torch", "mxnet"):
-        raise ValueError(f"framework must be 'torch' or 'mxnet', got {framework!r}")
+    _checks.one_of("framework", framework, ("torch", "mxnet"))
     if updates < 1:
         raise ValueError(f"updates must be >= 1, got {updates}")
     if any(int(b) < 1 or int(b) > n for b in batch_sizes):
@@ -349,8 +348,7 @@ def _check(batch_size, epochs, updates, lr):
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if updates is not None and int(updates) < 1:
         raise ValueError(f"updates must be >= 1, got {updates}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr}")
+    _checks.positive("lr", lr)
     return math.inf if epochs is None else int(epochs), math.inf if updates is None else int(updates)
 
 

@@ -30,7 +30,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from course_lib import config, descent, hessian
+from course_lib import _checks, config, descent, hessian
 from course_lib.surfaces import Surface
 
 __all__ = [
@@ -191,8 +191,7 @@ def scale_init(model, scale: float):
     """
     import torch
 
-    if not scale >= 0:
-        raise ValueError(f"scale must be >= 0, got {scale!r}")
+    _checks.nonnegative("scale", scale)
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(scale)

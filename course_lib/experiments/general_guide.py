@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from course_lib import config, data, models
+from course_lib import _checks, config, data, models
 
 __all__ = ["example_curves", "PLAIN_MLP", "train_plain_mlp", "depth_sweep",
            "MISMATCH_MLP", "mismatch_run_torch", "mismatch_run_mxnet", "mismatch_experiment",
@@ -127,10 +127,8 @@ def train_plain_mlp(depth: int, seed: int = 0, framework: str = "torch",
     (course_lib.mxnet.SGD in a Gluon Trainer). Returns the per-epoch History (training and
     validation loss and accuracy).
     """
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
-        raise ValueError(f"depth must be an integer >= 0 (number of hidden layers), got {depth!r}")
-    if framework not in ("torch", "mxnet"):
-        raise ValueError(f"framework must be 'torch' or 'mxnet', got {framework!r}")
+    _checks.integer("depth", depth, 0)
+    _checks.one_of("framework", framework, ("torch", "mxnet"))
     split = data.digits() if split is None else split
     cfg = PLAIN_MLP
     sizes = [split.x_train.shape[1]] + [cfg["width"]] * int(depth) + [10]
@@ -221,8 +219,7 @@ def mismatch_experiment(train_sizes: Sequence[int] = (100, 300, 1000), n_val: in
     ``train_sizes``), and the per-epoch histories of the runs.
     """
     runs = {"torch": mismatch_run_torch, "mxnet": mismatch_run_mxnet}
-    if framework not in runs:
-        raise ValueError(f"framework must be 'torch' or 'mxnet', got {framework!r}")
+    _checks.one_of("framework", framework, tuple(runs))
     split = data.shifted_digits(seed=seed)
     available = len(split.y_train) - n_val
     if n_val <= 0 or available <= 0:
@@ -269,10 +266,8 @@ def fit_polynomial(x, y, degree: int, weight_decay: float = 0.0):
     """
     from numpy.polynomial import Legendre, legendre
 
-    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 0:
-        raise ValueError(f"degree must be an integer >= 0, got {degree!r}")
-    if not weight_decay >= 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    _checks.integer("degree", degree, 0)
+    _checks.nonnegative("weight_decay", weight_decay)
     if weight_decay > 0:
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         basis = legendre.legvander(x, int(degree))
@@ -356,8 +351,7 @@ def kfold_indices(n: int, k: int, rng: np.random.Generator | None = None) -> lis
     Returns a list of ``(train_index, val_index)`` pairs: fold ``i`` is validated on its own
     part and trained on the other ``k - 1`` parts.
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= n:
-        raise ValueError(f"k must be an integer in [2, n={n}], got {k!r}")
+    _checks.integer("k", k, 2, n)
     order = rng.permutation(n) if rng is not None else np.arange(n)
     folds = np.array_split(order, k)
     return [(np.concatenate(folds[:i] + folds[i + 1:]), folds[i]) for i in range(k)]
@@ -475,8 +469,7 @@ def leaderboard(n_submissions: int, n_public: int = 200, n_private: int = 200,
     """
     for name, value in (("n_submissions", n_submissions), ("n_public", n_public),
                         ("n_private", n_private), ("trials", trials)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        _checks.integer(name, value, 1)
     rng = np.random.default_rng(seed)
     best_public, its_private = np.empty(trials), np.empty(trials)
     for t in range(trials):

@@ -59,7 +59,7 @@ def stability_threshold(surface: Surface, start, low: float, high: float, steps:
     steepest direction).
     """
     if not 0 < low < high:
-        raise ValueError(f"need 0 < low < high, got low={low}, high={high}")
+        raise ValueError(f"low and high must satisfy 0 < low < high, got low={low}, high={high}")
     if not _is_stable(surface, start, low, steps):
         raise ValueError(f"low={low} is not stable: choose a smaller lower bracket")
     if _is_stable(surface, start, high, steps):

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from course_lib import descent, losses
+from course_lib import _checks, descent, losses
 from course_lib.surfaces import Surface
 
 __all__ = [
@@ -44,10 +44,8 @@ def classifier_data(n_per_class=(50, 50), center: float = 2.0, std: float = 0.5,
     n0, n1 = (int(n) for n in n_per_class)
     if n0 < 1 or n1 < 1:
         raise ValueError(f"n_per_class must be two positive counts, got {n_per_class!r}")
-    if not 0 <= flip < 0.5:
-        raise ValueError(f"flip must lie in [0, 0.5), got {flip!r}")
-    if not std > 0:
-        raise ValueError(f"std must be > 0, got {std!r}")
+    _checks.number("flip", flip, 0, 0.5, high_open=True)
+    _checks.positive("std", std)
     rng = np.random.default_rng(seed)
     x = np.concatenate([rng.normal(-center, std, n0), rng.normal(center, std, n1)])
     y = np.repeat(np.array([0, 1], dtype=np.int64), [n0, n1])
@@ -81,8 +79,7 @@ def classifier_surface(x, y, loss: str = "cross_entropy", class_weights=None,
     ``class_weights``) or ``"squared_error"`` (:func:`course_lib.losses.squared_error`).
     The gradient is the chain rule ``dL/dw = sum_n dL/dz_n x_n``, ``dL/db = sum_n dL/dz_n``.
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    _checks.one_of("loss", loss, LOSSES)
     if class_weights is not None and loss != "cross_entropy":
         raise ValueError("class_weights are only used with loss='cross_entropy'")
     x = np.asarray(x, dtype=float)
@@ -216,8 +213,7 @@ def draw_descent(start_w: float = -6.0, lr: float = 1.0, steps: int = 300):
     from course_lib.plotting import contour, trajectories
 
     starts = [s[0] for s in PLATEAU_STARTS]
-    if start_w not in starts:
-        raise ValueError(f"start_w must be one of {starts}, got {start_w!r}")
+    _checks.one_of("start_w", start_w, starts)
     i = starts.index(start_w)
     results = _plateau_runs(float(lr), int(steps))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.9))

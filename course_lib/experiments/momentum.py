@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib import descent, rules, schedules
+from course_lib import _checks, descent, rules, schedules
 from course_lib.surfaces import Surface, quadratic
 
 __all__ = [
@@ -29,8 +29,7 @@ __all__ = [
 
 # ---------------------------------------------------------------------------- the EMA
 def _check_gamma(gamma):
-    if not 0 <= gamma < 1:
-        raise ValueError(f"Invalid gamma: {gamma!r} (must be in [0, 1))")
+    _checks.probability("gamma", gamma)
 
 
 def ema_weights(gamma: float, steps: int) -> np.ndarray:
@@ -38,8 +37,7 @@ def ema_weights(gamma: float, steps: int) -> np.ndarray:
     in the exponential moving average ``y_t = gamma y_{t-1} + (1 - gamma) x_t`` (``y_0 = 0``).
     """
     _check_gamma(gamma)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"Invalid steps: {steps!r} (must be an integer >= 1)")
+    _checks.integer("steps", steps, 1)
     return (1 - gamma) * gamma ** np.arange(steps)
 
 
@@ -129,11 +127,11 @@ def stable_lr_limit(rule: str, surface: Surface, start, low: float, high: float,
     """
     start = np.asarray(start, dtype=float).reshape(1, 2)
     if not 0 < low < high:
-        raise ValueError(f"Invalid low/high: need 0 < low < high, got low={low}, high={high}")
+        raise ValueError(f"low and high must satisfy 0 < low < high, got low={low}, high={high}")
     if not _stable(rule, surface, start, low, steps, hyper):
-        raise ValueError(f"Invalid low: lr={low} is not stable; choose a smaller lower bracket")
+        raise ValueError(f"low={low} is not stable: choose a smaller lower bracket")
     if _stable(rule, surface, start, high, steps, hyper):
-        raise ValueError(f"Invalid high: lr={high} is stable; choose a larger upper bracket")
+        raise ValueError(f"high={high} is stable: choose a larger upper bracket")
     while high - low > rtol * high:
         mid = 0.5 * (low + high)
         low, high = (mid, high) if _stable(rule, surface, start, mid, steps, hyper) else (low, mid)
@@ -161,8 +159,7 @@ def optimal_heavy_ball(L: float, lam_min: float) -> tuple:
     ``lr = 4 / (sqrt(L) + sqrt(lam_min))^2`` and
     ``momentum = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2``. Every eigen-direction then
     converges at ``sqrt(momentum) = (sqrt(kappa) - 1) / (sqrt(kappa) + 1)``."""
-    if not 0 < lam_min <= L:
-        raise ValueError(f"Invalid curvatures: need 0 < lam_min <= L, got lam_min={lam_min}, L={L}")
+    _checks.number("lam_min", lam_min, 0, L, low_open=True, requirement=f"in (0, L={L!r}]")
     lr = 4.0 / (np.sqrt(L) + np.sqrt(lam_min)) ** 2
     momentum = ((np.sqrt(L) - np.sqrt(lam_min)) / (np.sqrt(L) + np.sqrt(lam_min))) ** 2
     return float(lr), float(momentum)
@@ -171,8 +168,7 @@ def optimal_heavy_ball(L: float, lam_min: float) -> tuple:
 def tuned_gd(L: float, lam_min: float) -> float:
     """Gradient descent's best constant rate ``2 / (L + lam_min)``: the factor
     ``|1 - lr lambda|`` is then ``(kappa - 1) / (kappa + 1)`` at both ends of the spectrum."""
-    if not 0 < lam_min <= L:
-        raise ValueError(f"Invalid curvatures: need 0 < lam_min <= L, got lam_min={lam_min}, L={L}")
+    _checks.number("lam_min", lam_min, 0, L, low_open=True, requirement=f"in (0, L={L!r}]")
     return 2.0 / (L + lam_min)
 
 

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from course_lib import descent, schedules
+from course_lib import _checks, descent, schedules
 from course_lib.surfaces import Surface, wb_valley
 
 __all__ = [
@@ -54,9 +54,8 @@ def burst_start(surface: Surface | None = None) -> np.ndarray:
 def _as_schedule(eta, name="eta"):
     if callable(eta):
         return eta
-    if not (isinstance(eta, (int, float)) and eta > 0):
-        raise ValueError(f"Invalid {name}: {eta!r} (must be a number > 0 or a function t -> eta_t)")
-    return schedules.constant(float(eta))
+    return schedules.constant(_checks.number(name, eta, 0, low_open=True,
+                                             requirement="a number > 0 or a function t -> eta_t"))
 
 
 def rms_adagrad(surface: Surface, start, steps: int, eta=0.1) -> descent.Result:
@@ -72,8 +71,7 @@ def rms_adagrad(surface: Surface, start, steps: int, eta=0.1) -> descent.Result:
     Adagrad.
     """
     schedule = _as_schedule(eta)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"Invalid steps: {steps!r} (must be an integer >= 1)")
+    _checks.integer("steps", steps, 1)
     return descent.run("adagrad", surface, np.asarray(start, dtype=float).reshape(1, 2), steps,
                        schedule=lambda t: schedule(t) * math.sqrt(t + 1))
 
@@ -111,8 +109,7 @@ def draw_burst(decays=("step: x0.5 every 500", "constant")):
     contour(axes[0], surface)
     fmin = surface.value(surface.minima[0])
     for i, name in enumerate(decays):
-        if name not in all_decays:
-            raise ValueError(f"Invalid decays: {name!r} (must be among {sorted(all_decays)})")
+        _checks.one_of("decays", name, sorted(all_decays))
         eta_t = all_decays[name]
         result = rms_adagrad(surface, burst_start(surface), BURST["steps"], eta_t)
         color = f"C{3 if name == 'constant' else i}"
@@ -151,14 +148,10 @@ def compose(decay: str, warmup: int = 0, lr: float = 1e-3, total: int = 1000):
     Other decays get linear warm-up over ``warmup`` steps when ``warmup > 0``
     (:func:`course_lib.schedules.linear_warmup`).
     """
-    if decay not in DECAYS:
-        raise ValueError(f"Invalid decay: {decay!r} (must be one of {DECAYS})")
-    if isinstance(warmup, bool) or not isinstance(warmup, (int, np.integer)) or warmup < 0:
-        raise ValueError(f"Invalid warmup: {warmup!r} (must be an integer >= 0)")
-    if isinstance(total, bool) or not isinstance(total, (int, np.integer)) or total < 4:
-        raise ValueError(f"Invalid total: {total!r} (must be an integer >= 4)")
-    if not lr > 0:
-        raise ValueError(f"Invalid lr: {lr!r} (must be > 0)")
+    _checks.one_of("decay", decay, DECAYS)
+    _checks.integer("warmup", warmup, 0)
+    _checks.integer("total", total, 4)
+    _checks.positive("lr", lr)
     if decay == "inverse sqrt":
         w = max(int(warmup), 1)
         d_model = 512
@@ -200,8 +193,7 @@ def adam_regression(schedule, steps: int = 300, batch_size: int = 10, seed: int 
     from course_lib import rules
     from course_lib.data import synthetic_regression
 
-    if not callable(schedule):
-        raise ValueError(f"Invalid schedule: {schedule!r} (must be a function t -> lr)")
+    _checks.function("schedule", schedule, "a function t -> lr")
     x, y = synthetic_regression()
     x, y = x.astype(np.float64), y.astype(np.float64)
     design = np.hstack([x, np.ones((len(x), 1))])
@@ -251,8 +243,8 @@ def sgd_distances(schedules_, steps: int, seeds) -> np.ndarray:
     from ``theta = 0``, for each schedule ``t -> eta_t`` of ``schedules_``. Returns
     ``|theta_t - theta*|`` (``theta*``: least squares), shape
     ``(len(schedules_), len(seeds), steps + 1)``."""
-    if not all(callable(f) for f in schedules_):
-        raise ValueError(f"Invalid schedules: {schedules_!r} (must be functions t -> lr)")
+    for f in schedules_:
+        _checks.function("schedules", f, "functions t -> lr")
     a, y, best = _regression_rows()
     seeds = list(seeds)
     picks = np.stack([np.random.default_rng(s).integers(0, len(y), steps) for s in seeds])
@@ -339,12 +331,9 @@ WARMUP = dict(sizes=(64, 256, 256, 10), batch_size=64, warmup=20, early=20,
 
 
 def _check_run(lr, warmup, steps):
-    if not lr > 0:
-        raise ValueError(f"Invalid lr: {lr!r} (must be > 0)")
-    if isinstance(warmup, bool) or not isinstance(warmup, (int, np.integer)) or warmup < 0:
-        raise ValueError(f"Invalid warmup: {warmup!r} (must be an integer >= 0)")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"Invalid steps: {steps!r} (must be an integer >= 1)")
+    _checks.positive("lr", lr)
+    _checks.integer("warmup", warmup, 0)
+    _checks.integer("steps", steps, 1)
 
 
 def _one_thread():
@@ -464,8 +453,7 @@ def warmup_sweep(framework: str = "torch", lrs=None, warmups=None, seeds=None,
     ``lrs`` (default ``WARMUP["lrs"]``) and warm-up length of ``warmups`` (default
     ``(0, WARMUP["warmup"])``)."""
     runners = {"torch": warmup_run_torch, "mxnet": warmup_run_mxnet}
-    if framework not in runners:
-        raise ValueError(f"Invalid framework: {framework!r} (must be 'torch' or 'mxnet')")
+    _checks.one_of("framework", framework, tuple(runners))
     lrs = WARMUP["lrs"] if lrs is None else lrs
     warmups = (0, WARMUP["warmup"]) if warmups is None else warmups
     seeds = WARMUP["seeds"] if seeds is None else seeds

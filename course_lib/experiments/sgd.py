@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from course_lib import data, rules, schedules
+from course_lib import _checks, data, rules, schedules
 
 __all__ = ["per_example_gradients", "full_gradient", "regression_loss", "gradient_cost",
            "sampled_gradient_error", "minibatch_gradient_variance", "decayed_lr",
@@ -204,10 +204,8 @@ class _Recorder:
 
 def _check_run(x, batch_size, lr, epochs, period):
     n = len(x)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must be an integer in [1, n={n}], got {batch_size!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+    _checks.integer("batch_size", batch_size, 1, n)
+    _checks.positive("lr", lr)
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs!r}")
     if period < 1:
@@ -369,8 +367,7 @@ def mean_square_factor(x, lr: float) -> float:
     ``Q = E[L_i a a^T]``, ``L_i = |a_i|^2``; the factor is the top eigenvalue of that matrix.
     Below 1, the expected squared error shrinks at every step, from any ``e``.
     """
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+    _checks.positive("lr", lr)
     a = _rows(x)
     curvature = np.sum(a ** 2, axis=1)
     s = a.T @ a / len(a)
@@ -386,8 +383,7 @@ def error_growth(x, lr: float, epochs: int = 3, seed: int = 0) -> float:
     ``a_i`` is multiplied by ``1 - lr L_i``, the rest is kept. Negative: a typical run
     converges; positive: it blows up.
     """
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+    _checks.positive("lr", lr)
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs!r}")
     a = _rows(x)
