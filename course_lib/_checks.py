@@ -59,7 +59,8 @@ def _fail(name: str, requirement: str, value, error=ValueError, *, shown: str | 
 
 
 def number(name: str, value, low: float = -math.inf, high: float = math.inf, *,
-           low_open: bool = False, high_open: bool = False, requirement: str | None = None) -> float:
+           low_open: bool = False, high_open: bool = False,
+           requirement: str | None = None) -> float:
     """``value`` as a finite float in the interval from ``low`` to ``high``.
 
     The interval is closed unless ``low_open`` / ``high_open``; infinite bounds only say
@@ -140,7 +141,7 @@ def one_of(name: str, value, choices: Iterable):
 
 
 def function(name: str, value, requirement: str = "a function"):
-    """``value`` itself, if it can be called (``requirement`` says with what, e.g. "a function t -> lr")."""
+    """``value`` itself, if it can be called; ``requirement`` says what, e.g. "a function t -> lr"."""
     if not callable(value):
         _fail(name, requirement, value, ArgumentTypeError)
     return value

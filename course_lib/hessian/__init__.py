@@ -108,7 +108,8 @@ from course_lib.hessian.trace_estimators import hutch_plus_plus, hutchinson, tra
 from course_lib.hessian.lanczos import _random_vector  # noqa: F401 (used by tests)
 from course_lib.hessian.operator import (FULL_HESSIAN_MAX_PARAMS, CurvatureOperator,
                                          HessianOperator, full_hessian, hvp)
-from course_lib.hessian.parameters import _split, load_parameter_vector, parameter_vector  # noqa: F401
+from course_lib.hessian.parameters import (_split,  # noqa: F401 (used by tests)
+                                           load_parameter_vector, parameter_vector)
 from course_lib.hessian.spectral_density import Density, density, slq
 
 __all__ = [

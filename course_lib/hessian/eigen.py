@@ -71,7 +71,11 @@ def _start_vector(n: int, seed: int, device, dtype, start) -> torch.Tensor:
 
 
 def _iterate(krylov: _Krylov, k: int, tol: float, which: str, eps: float, max_hvps: int):
-    """Extend, test the k wanted Ritz pairs, restart when full; returns (theta, S, wanted, converged)."""
+    """Extend, test the k wanted Ritz pairs, restart when full.
+
+    Returns ``(theta, S, wanted, converged)``: the Ritz values and vectors of the small matrix,
+    the indices of the k wanted ones, and whether their residuals met ``tol``.
+    """
     ncv = krylov.capacity
     while True:
         krylov.extend()
