@@ -148,28 +148,22 @@ def assert_same(got, expected):
     np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_rules_match_reference(name, seed):
-    problem = Problem(seed)
-    rule_name, hyper = CASES[name][4]
-    assert_same(run_rules(problem, rule_name, **hyper),
-                run_reference(name, problem))
+def run_fast(implementation, name, problem):
+    """The trajectory of ``name`` in one fast implementation."""
+    if implementation == "rules":
+        rule_name, hyper = CASES[name][4]
+        return run_rules(problem, rule_name, **hyper)
+    if implementation == "torch":
+        return run_torch(problem, CASES[name][5])
+    return run_mxnet(problem, CASES[name][6])
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_torch_optimizers_match_reference(name, seed):
+@pytest.mark.parametrize("implementation", ["rules", "torch", "mxnet"])
+def test_fast_implementations_match_reference(implementation, name, seed):
     problem = Problem(seed)
-    assert_same(run_torch(problem, CASES[name][5]),
-                run_reference(name, problem))
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_mxnet_optimizers_match_reference(name, seed):
-    problem = Problem(seed)
-    assert_same(run_mxnet(problem, CASES[name][6]),
+    assert_same(run_fast(implementation, name, problem),
                 run_reference(name, problem))
 
 
