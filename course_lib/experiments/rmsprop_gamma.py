@@ -142,6 +142,13 @@ def roughness(losses, epochs: int = EPOCHS) -> float:
     return float(np.median(np.abs(np.diff(last))))
 
 
+def epochs_to(losses, level: float, epochs: int = EPOCHS) -> float:
+    """Epochs until the loss first is at most ``level`` (NaN if never)."""
+    below = np.flatnonzero(np.asarray(losses) <= level)
+    per_epoch = (len(losses) - 1) / epochs
+    return float(below[0] / per_epoch) if below.size else float("nan")
+
+
 def sweep(gammas=GAMMAS, seeds=SEEDS) -> dict:
     """``{framework: {gamma: array (seeds, points)}}``; 'MXNet' only when it
     is installed."""
