@@ -35,11 +35,11 @@ __all__ = ["gradient_descent", "momentum", "nesterov", "adagrad", "rmsprop",
            "unrolled_momentum"]
 
 
-# [start-gd]
+# [start-gradient_descent]
 def gradient_descent(theta, g, eta):
     """theta <- theta - eta g."""
     return theta - eta * g
-# [end-gd]
+# [end-gradient_descent]
 
 
 # [start-momentum]
@@ -116,24 +116,24 @@ def adamw(theta, m, v, g, t, eta=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
 # [end-adamw]
 
 
-# [start-ema-weights]
+# [start-ema_weights]
 def ema_weights(beta, t):
     """Weights of g_1 ... g_t in y_t = beta y_{t-1} + (1 - beta) g_t, y_0 = 0:
     (1 - beta) beta^(t-k) for k = 1 ... t; they sum to 1 - beta^t."""
     k = np.arange(1, t + 1)
     return (1 - beta) * beta ** (t - k)
-# [end-ema-weights]
+# [end-ema_weights]
 
 
-# [start-bias-factor]
+# [start-bias_factor]
 def bias_factor(beta, t):
     """1 - beta^t: the total weight of an EMA after t steps from 0, the
     factor Adam divides m and v by."""
     return 1 - beta**t
-# [end-bias-factor]
+# [end-bias_factor]
 
 
-# [start-unrolled-momentum]
+# [start-unrolled_momentum]
 def unrolled_momentum(grads, mu):
     """The heavy-ball buffer as a sum: v_t = sum_k mu^(t-k) g_k over the
     gradients g_1 ... g_t (rows of grads)."""
@@ -141,4 +141,4 @@ def unrolled_momentum(grads, mu):
     t = len(grads)
     weights = mu ** (t - np.arange(1, t + 1))
     return np.tensordot(weights, grads, axes=1)
-# [end-unrolled-momentum]
+# [end-unrolled_momentum]
