@@ -73,7 +73,9 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from . import descent
 from . import rules as _rules
+from .descent import _check_starts
 from .surfaces import Surface
 
 __all__ = [
@@ -92,23 +94,6 @@ def _check_positive(name: str, value, allow_zero: bool = False) -> float:
     if not (ok and math.isfinite(value)):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'} and finite, got {value!r}")
     return float(value)
-
-
-def _check_steps(steps) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
-    return int(steps)
-
-
-def _check_starts(starts) -> np.ndarray:
-    starts = np.array(starts, dtype=float, copy=True)
-    if starts.shape == (2,):
-        starts = starts[None]
-    if starts.ndim != 2 or starts.shape[1] != 2 or len(starts) == 0:
-        raise ValueError(f"starts must have shape (N, 2) with N >= 1, got {starts.shape}")
-    if not np.all(np.isfinite(starts)):
-        raise ValueError("starts must be finite")
-    return starts
 
 
 def _cos_sin(x):
@@ -397,11 +382,11 @@ def _trajectory(problem, theta, multiplier, grad_evals, method, bound=1e3) -> Tr
     return Trajectory(theta, losses, multiplier, grad_evals, diverged_at, method)
 
 
-def _parameter_step(rule, hyper):
-    """The parameter update of every loop below: a rule of :mod:`course_lib.rules`."""
-    rule = _rules.get(rule)
-    hyper = rule.hyper(**hyper)
-    return rule, hyper
+def _descend(rule, grad, theta, steps, restore=None, **hyper) -> np.ndarray:
+    """The parameters (steps + 1, N, 2) of the numpy engine :func:`course_lib.descent.run`
+    with gradient function ``grad``; divergence is left to :func:`_trajectory`."""
+    return descent.run(rule, grad, theta, steps, bound=math.inf, restore=restore,
+                       **hyper).trajectory
 
 
 def linear_combination(problem: TwoObjectives, alpha, starts, steps: int, lr: float = 0.02,
@@ -413,20 +398,15 @@ def linear_combination(problem: TwoObjectives, alpha, starts, steps: int, lr: fl
     ``descent.run(rule, problem.combined(alpha), starts, steps, lr=lr)``.
     """
     theta = _check_starts(starts)
-    steps = _check_steps(steps)
     alpha = np.broadcast_to(np.asarray(alpha, dtype=float), (len(theta),)).copy()
     if not (np.all(np.isfinite(alpha)) and np.all(alpha >= 0)):
         raise ValueError("alpha must be finite and >= 0")
-    rule, hyper = _parameter_step(rule, {"lr": lr, **hyper})
     weights = np.stack([np.ones_like(alpha), alpha], -1)
-    thetas = np.empty((steps + 1,) + theta.shape)
-    thetas[0] = theta
-    state = rule.init(theta, _rules.NUMPY, **hyper)
-    with np.errstate(all="ignore"):
-        for t in range(steps):
-            grad = np.einsum("nk,nki->ni", weights, problem.grads(theta))
-            rule.update(theta, grad, state, _rules.NUMPY, **hyper)
-            thetas[t + 1] = theta
+
+    def grad(theta):  # grad L0 + alpha grad L1, one alpha per start
+        return np.einsum("nk,nki->ni", weights, problem.grads(theta))
+
+    thetas = _descend(rule, grad, theta, steps, lr=lr, **hyper)
     multiplier = np.broadcast_to(alpha, thetas.shape[:2]).copy()
     return _trajectory(problem, thetas, multiplier, np.full(len(theta), steps), "linear combination")
 
@@ -517,24 +497,24 @@ def hard_constraint_first(problem: TwoObjectives, epsilon, starts, steps: int,
     ``epsilon`` is a number or one budget per start."""
     theta = _check_starts(starts)
     epsilon = _check_budgets(epsilon, len(theta))
-    steps = _check_steps(steps)
-    rule, hyper = _parameter_step("sgd", {"lr": lr})
-    out = np.empty((steps + 1,) + theta.shape)
-    out[0] = theta
+    hyper = _rules.sgd.hyper(lr=lr)
     evals = np.zeros(len(theta), dtype=int)
-    with np.errstate(all="ignore"):
-        for t in range(steps):
-            for _ in range(max_inner):
-                violated = problem.losses(theta)[:, 1] > epsilon
-                if not violated.any():
-                    break
-                fixing = theta[violated]
-                rule.update(fixing, problem.grads(fixing)[:, 1], {}, _rules.NUMPY, **hyper)
-                theta[violated] = fixing
-                evals += violated
-            rule.update(theta, problem.grads(theta)[:, 0], {}, _rules.NUMPY, **hyper)
-            evals += 1
-            out[t + 1] = theta
+
+    def restore(theta):  # descend on L1 where L1 > epsilon, at most max_inner times
+        for _ in range(max_inner):
+            violated = problem.losses(theta)[:, 1] > epsilon
+            if not violated.any():
+                return
+            fixing = theta[violated]
+            _rules.sgd.update(fixing, problem.grads(fixing)[:, 1], {}, _rules.NUMPY, **hyper)
+            theta[violated] = fixing
+            np.add(evals, violated, out=evals)
+
+    def grad(theta):
+        return problem.grads(theta)[:, 0]
+
+    out = _descend("sgd", grad, theta, steps, restore, **hyper)
+    evals += len(out) - 1
     return _trajectory(problem, out, np.zeros(out.shape[:2]), evals, "hard constraint first")
 
 
@@ -557,23 +537,18 @@ def differential_multipliers(problem: TwoObjectives, epsilon, starts, steps: int
     damping = _check_positive("damping", damping, allow_zero=True)
     theta = _check_starts(starts)
     epsilon = _check_budgets(epsilon, len(theta))
-    steps = _check_steps(steps)
-    rule, hyper = _parameter_step(rule, {"lr": lr, **hyper})
-    lam = np.full(len(theta), _check_positive("multiplier", multiplier, allow_zero=True))
-    thetas = np.empty((steps + 1,) + theta.shape)
-    lams = np.empty((steps + 1, len(theta)))
-    thetas[0], lams[0] = theta, lam
-    state = rule.init(theta, _rules.NUMPY, **hyper)
-    with np.errstate(all="ignore"):
-        for t in range(steps):
-            violation = problem.losses(theta)[:, 1] - epsilon
-            grads = problem.grads(theta)
-            force = multiplier_force(lam, violation, damping)
-            rule.update(theta, grads[:, 0] + force[:, None] * grads[:, 1], state, _rules.NUMPY, **hyper)
-            lam = multiplier_step(lam, violation, lr_multiplier)
-            thetas[t + 1], lams[t + 1] = theta, lam
+    lams = [np.full(len(theta), _check_positive("multiplier", multiplier, allow_zero=True))]
+
+    def grad(theta):  # of the Lagrangian in theta; then the ascent step on lambda
+        violation = problem.losses(theta)[:, 1] - epsilon
+        grads = problem.grads(theta)
+        force = multiplier_force(lams[-1], violation, damping)
+        lams.append(multiplier_step(lams[-1], violation, lr_multiplier))
+        return grads[:, 0] + force[:, None] * grads[:, 1]
+
+    thetas = _descend(rule, grad, theta, steps, lr=lr, **hyper)
     name = "MDMM" if damping > 0 else "BDMM"
-    return _trajectory(problem, thetas, lams, np.full(len(theta), steps), name)
+    return _trajectory(problem, thetas, np.array(lams), np.full(len(theta), steps), name)
 
 
 def bdmm(problem: TwoObjectives, epsilon, starts, steps: int, lr: float = 0.02,

@@ -11,6 +11,12 @@ array([35])
 
 Each start is independent: the rule's state is elementwise, so running N starts together
 gives exactly (bit for bit) what N separate runs would.
+
+The surface may also be any gradient function ``x -> g`` on arrays (N, 2): the methods of
+:mod:`course_lib.constrained` run here with the gradient of their Lagrangian.
+
+>>> descent.run("sgd", lambda x: 2 * x, np.array([[1.0, -2.0]]), 3, lr=0.25).final
+array([[ 0.125, -0.25 ]])
 """
 from __future__ import annotations
 
@@ -42,7 +48,9 @@ class Result:
     lr : array (steps,)
         The learning rate used at each step.
     rule : str
-    surface : Surface
+    surface : Surface or None
+        None when :func:`run` was given a gradient function: then ``loss``,
+        ``grad_norm`` and the default ``to`` of ``converged`` and ``steps_to`` are unknown.
     """
 
     def __init__(self, trajectory, diverged_at, lr, rule, surface):
@@ -62,14 +70,27 @@ class Result:
                 out[lo:lo + block] = fn(self.trajectory[lo:lo + block])
         return out
 
+    def _known_surface(self) -> Surface:
+        if self.surface is None:
+            raise ValueError("Invalid use: this run had a gradient function, not a Surface; "
+                             "losses, gradient norms and minima are unknown (pass to=points)")
+        return self.surface
+
+    def _targets(self, to) -> np.ndarray:
+        if to is None:
+            return self._known_surface().minima
+        return np.asarray(to, dtype=float).reshape(-1, 2)
+
     @cached_property
     def loss(self) -> np.ndarray:
-        return self._rowwise(self.surface.value)
+        return self._rowwise(self._known_surface().value)
 
     @cached_property
     def grad_norm(self) -> np.ndarray:
+        grad = self._known_surface().grad
+
         def norm(xy):
-            g = self.surface.grad(xy)
+            g = grad(xy)
             return np.hypot(g[..., 0], g[..., 1])
         return self._rowwise(norm)
 
@@ -86,7 +107,7 @@ class Result:
     def converged(self, tol: float = 1e-6, to=None) -> np.ndarray:
         """Boolean (N,): ended within ``tol`` of a point of ``to`` (default: the surface's
         minima) and never diverged. Without known minima: gradient norm below ``tol``."""
-        points = self.surface.minima if to is None else np.asarray(to, dtype=float).reshape(-1, 2)
+        points = self._targets(to)
         if len(points) == 0:
             with np.errstate(all="ignore"):
                 close = np.linalg.norm(self.surface.grad(self.final), axis=-1) < tol
@@ -98,7 +119,7 @@ class Result:
     def steps_to(self, tol: float = 1e-6, to=None) -> np.ndarray:
         """First step at which each start is within ``tol`` of the nearest of ``to``
         (default: the minima) and stays there; -1 if it never gets there."""
-        points = self.surface.minima if to is None else np.asarray(to, dtype=float).reshape(-1, 2)
+        points = self._targets(to)
         if len(points) == 0:
             raise ValueError("Invalid to: the surface has no known minima; pass to=points")
         distance = np.linalg.norm(self.trajectory[:, :, None, :] - points[None, None], axis=-1)
@@ -121,40 +142,120 @@ def _check_starts(starts) -> np.ndarray:
     return np.array(starts, dtype=np.float64, copy=True)
 
 
-#: Starts per chunk of :func:`run` (a tuning knob, not part of the results).
+#: Starts per chunk of :func:`run` on a Surface (a tuning knob, not part of the results).
 CHUNK = 16384
 _BLOCK = 1 << 15  # points per block when post-processing a trajectory
 
 
-def _descend(rule, surface, x, trajectory, lrs, hyper):
-    """The loop itself, for one chunk of starts: writes ``trajectory[1:]``."""
-    needs_hessian = "hessian" in rule.defaults
+def _gradient(surface, rule):
+    """``(grad, hessian, surface)`` for :func:`run`: ``surface`` is a Surface or a
+    gradient function ``x -> g`` (then there is no Hessian and no Surface)."""
+    if isinstance(surface, Surface):
+        hessian = surface.hessian if "hessian" in rule.defaults else None
+        return surface.grad, hessian, surface
+    if not callable(surface):
+        raise ValueError(f"Invalid surface: {surface!r} (must be a course_lib.surfaces.Surface "
+                         "or a gradient function x -> g)")
+    if "hessian" in rule.defaults:
+        raise ValueError(f"Invalid surface: rule {rule.name!r} needs the Hessian; pass a "
+                         "Surface, not a gradient function")
+    return surface, None, None
+
+
+def _learning_rates(rule, steps: int, schedule, hyper: dict):
+    """``(lrs, hyper)``: the learning rate of each step and the checked hyperparameters."""
+    if schedule is None:
+        hyper = rule.hyper(**hyper)
+        return np.full(steps, float(hyper["lr"])), hyper
+    if not callable(schedule):
+        raise ValueError(f"Invalid schedule: {schedule!r} (must be a function step -> lr)")
+    lrs = np.array([schedule(t) for t in range(steps)], dtype=float)
+    if steps and not (np.all(np.isfinite(lrs)) and np.all(lrs >= 0) and lrs[0] > 0):
+        raise ValueError("Invalid schedule: learning rates must be finite, >= 0 and > 0 at t=0")
+    return lrs, rule.hyper(**{**hyper, "lr": lrs[0] if steps else 1.0})
+
+
+def _descend(rule, grad, x, trajectory, lrs, hyper, hessian=None, restore=None):
+    """The loop itself, for one chunk of starts: writes ``trajectory[1:]``.
+
+    Step ``t``: ``restore(x)`` (if given) moves ``x`` in place, then
+    ``x <- rule(x, grad(x))`` with learning rate ``lrs[t]``.
+    """
     hyper = dict(hyper)
     state = rule.init(x, _rules.NUMPY, **hyper)
     for t in range(len(lrs)):
-        g = surface.grad(x)
+        if restore is not None:
+            restore(x)
+        g = grad(x)
         hyper["lr"] = lrs[t]
-        if needs_hessian:
-            hyper["hessian"] = surface.hessian(x)
+        if hessian is not None:
+            hyper["hessian"] = hessian(x)
         rule.update(x, g, state, _rules.NUMPY, **hyper)
         trajectory[t + 1] = x
 
 
-def run(rule, surface: Surface, starts, steps: int, schedule=None, bound: float = 1e6,
-        **hyper) -> Result:
-    """Run ``rule`` on ``surface`` from each row of ``starts`` for ``steps`` steps.
+def _iterate(rule, grad, x, lrs, hyper, hessian, restore, chunk) -> np.ndarray:
+    """All starts' points, shape (steps + 1, N, 2), in chunks of ``chunk`` starts."""
+    n = x.shape[0]
+    # Stored as (steps + 1, 2, N) so that x and y are contiguous rows; returned as a
+    # (steps + 1, N, 2) view.
+    trajectory = np.empty((len(lrs) + 1, 2, n)).transpose(0, 2, 1)
+    trajectory[0] = x
+    with np.errstate(all="ignore"):
+        # Starts are independent, so none is masked inside the loop (divergence is found
+        # and frozen afterwards); chunks bound the size of the temporaries.
+        for lo in range(0, n, chunk):
+            part = trajectory[:, lo:lo + chunk]
+            _descend(rule, grad, part[0].copy(order="K"), part, lrs, hyper, hessian, restore)
+    return trajectory
+
+
+def _diverged_at(trajectory, bound: float) -> np.ndarray:
+    """First step whose point is NaN, infinite or beyond ``bound``; -1 where none is."""
+    n = trajectory.shape[1]
+    diverged_at = np.full(n, -1)
+    limit = min(float(bound), np.finfo(np.float64).max)  # bound=inf still catches inf
+    block = max(1, _BLOCK // n)
+    for lo in range(0, len(trajectory), block):
+        # |x| <= limit is False for NaN as well as for inf and escaped points
+        bad = ~(np.abs(trajectory[lo:lo + block]) <= limit).all(axis=-1)
+        new = bad.any(axis=0) & (diverged_at < 0)
+        diverged_at[new] = lo + np.argmax(bad[:, new], axis=0)
+    return diverged_at
+
+
+def _freeze(trajectory, diverged_at) -> None:
+    """In place: every row after a start's divergence repeats the row where it happened."""
+    if (diverged_at >= 0).any():
+        n = trajectory.shape[1]
+        last = np.where(diverged_at >= 0, diverged_at, len(trajectory) - 1)
+        after = np.arange(len(trajectory))[:, None] > last[None, :]
+        np.copyto(trajectory, trajectory[last, np.arange(n)][None], where=after[..., None])
+
+
+def run(rule, surface, starts, steps: int, schedule=None, bound: float = 1e6,
+        restore=None, **hyper) -> Result:
+    """Run ``rule`` on ``surface`` from each row of ``starts`` for ``steps`` steps::
+
+        x_{t+1} = rule(x_t, grad(x_t), lr_t)       (all starts at once)
 
     Parameters
     ----------
     rule : Rule or str
         e.g. ``"adam"`` or ``course_lib.rules.adam``.
-    surface : Surface
+    surface : Surface or callable
+        A :class:`~course_lib.surfaces.Surface`, or a gradient function ``x -> g`` of
+        arrays (N, 2) that sees all starts at once (it may keep state between calls, e.g.
+        a multiplier; the Result then has no surface, so no ``loss``).
     starts : array (N, 2)
     steps : int
     schedule : callable, optional
         ``t -> lr`` (see :mod:`course_lib.schedules`); overrides ``lr``.
     bound : float
         A start whose coordinate exceeds ``bound`` in absolute value has diverged.
+    restore : callable, optional
+        ``restore(x)`` moves the points ``x`` (N, 2) in place before each step's gradient
+        is taken, e.g. back into a feasible set.
     **hyper
         The rule's hyperparameters (``lr``, ``betas``, ``momentum``, ...).
 
@@ -168,47 +269,20 @@ def run(rule, surface: Surface, starts, steps: int, schedule=None, bound: float 
     that diverges keeps its point from then on; the others are unaffected.
     """
     rule = _rules.get(rule)
-    if not isinstance(surface, Surface):
-        raise ValueError(f"Invalid surface: {surface!r} (must be a course_lib.surfaces.Surface)")
+    grad, hessian, surface = _gradient(surface, rule)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"Invalid steps: {steps!r} (must be an integer >= 0)")
     if not bound > 0:
         raise ValueError(f"Invalid bound: {bound!r} (must be > 0)")
     if "hessian" in hyper:
         raise ValueError("Invalid hessian: run() computes it from the surface")
+    if restore is not None and not callable(restore):
+        raise ValueError(f"Invalid restore: {restore!r} (must be a function x -> None)")
     x = _check_starts(starts)
-    if schedule is not None:
-        if not callable(schedule):
-            raise ValueError(f"Invalid schedule: {schedule!r} (must be a function step -> lr)")
-        lrs = np.array([schedule(t) for t in range(steps)], dtype=float)
-        if steps and not (np.all(np.isfinite(lrs)) and np.all(lrs >= 0) and lrs[0] > 0):
-            raise ValueError("Invalid schedule: learning rates must be finite, >= 0 and > 0 at t=0")
-        hyper = rule.hyper(**{**hyper, "lr": lrs[0] if steps else 1.0})
-    else:
-        hyper = rule.hyper(**hyper)
-        lrs = np.full(steps, float(hyper["lr"]))
-    n = x.shape[0]
-    # Stored as (steps + 1, 2, N) so that x and y are contiguous rows; returned as a
-    # (steps + 1, N, 2) view.
-    trajectory = np.empty((steps + 1, 2, n)).transpose(0, 2, 1)
-    trajectory[0] = x
-    with np.errstate(all="ignore"):
-        # Starts are independent, so none is masked inside the loop (divergence is found
-        # and frozen afterwards); chunks bound the size of the temporaries.
-        for lo in range(0, n, CHUNK):
-            part = trajectory[:, lo:lo + CHUNK]
-            _descend(rule, surface, part[0].copy(order="K"), part, lrs, hyper)
-    diverged_at = np.full(n, -1)
-    limit = min(float(bound), np.finfo(np.float64).max)  # bound=inf still catches inf
-    block = max(1, _BLOCK // n)
-    for lo in range(0, steps + 1, block):
-        # |x| <= limit is False for NaN as well as for inf and escaped points
-        bad = ~(np.abs(trajectory[lo:lo + block]) <= limit).all(axis=-1)
-        new = bad.any(axis=0) & (diverged_at < 0)
-        diverged_at[new] = lo + np.argmax(bad[:, new], axis=0)
-    if (diverged_at >= 0).any():
-        # freeze in place: every row after the divergence repeats the row where it happened
-        last = np.where(diverged_at >= 0, diverged_at, steps)
-        after = np.arange(steps + 1)[:, None] > last[None, :]
-        np.copyto(trajectory, trajectory[last, np.arange(n)][None], where=after[..., None])
+    lrs, hyper = _learning_rates(rule, steps, schedule, hyper)
+    # a gradient function may hold one value per start: it sees them all at once
+    chunk = CHUNK if surface is not None and restore is None else len(x)
+    trajectory = _iterate(rule, grad, x, lrs, hyper, hessian, restore, chunk)
+    diverged_at = _diverged_at(trajectory, bound)
+    _freeze(trajectory, diverged_at)
     return Result(trajectory, diverged_at, lrs, rule.name, surface)
