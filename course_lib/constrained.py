@@ -36,12 +36,17 @@ All solve ``min L0 subject to L1 <= epsilon`` (or trade the two off with a weigh
      g = L_1 - \\epsilon, \\quad f = \\max(0, \\lambda + c\\,g)
 
   with damping ``c = 0`` (BDMM) or ``c > 0`` (MDMM). :func:`multiplier_force` and
-  :func:`multiplier_step` are these two formulas, shared by the numpy loops and by the
+  :func:`multiplier_step` are these two formulas, shared by the numpy methods and by the
   PyTorch :class:`Constraint`.
+
+Every numpy method is the engine :func:`course_lib.descent.run` with a gradient function:
+the gradient of ``L0 + alpha L1``, or of the Lagrangian (which also takes the ascent step on
+``lambda``); hard-constraint-first adds a restoration phase before each step.
 
 PyTorch
 -------
-:class:`Constraint` and :class:`Lagrangian` put the same method inside an ordinary
+:class:`Constraint` and :class:`Lagrangian` (defined in :mod:`course_lib.constrained_torch`,
+which imports torch, and re-exported here on first use) put the same method inside an ordinary
 ``torch.optim`` step, in the spirit of the PyPI packages ``mdmm`` and ``cooper``: each
 multiplier is a parameter whose gradient is negated by a hook, so the optimizer's descent
 step is an ascent step on it::
@@ -576,138 +581,17 @@ def settling_time(multiplier: np.ndarray, target: float, rtol: float = 0.05,
     return np.where(outside.any(axis=0), last_outside + 1, 0)
 
 
-# --------------------------------------------------------------------------- PyTorch
-def _torch_module():
-    import torch
-
-    return torch
-
-
-def _make_torch_classes():
-    torch = _torch_module()
-    nn = torch.nn
-
-    class Constraint(nn.Module):
-        """A constraint ``fn() <= bound`` (``kind="le"``), ``>= bound`` or ``== bound``.
-
-        Its multiplier is a parameter: give ``lagrangian.parameters()`` to the optimizer
-        (a larger learning rate than the model's is typical). A hook negates the
-        multiplier's gradient, so the optimizer's descent step is the ascent step
-        ``lambda <- lambda + lr g``. Calling the constraint returns the term ``f * g`` whose
-        gradient is ``f grad g`` for the model (``f`` from :func:`multiplier_force`) and
-        ``g`` for the multiplier.
-
-        Parameters
-        ----------
-        fn : callable
-            ``fn()`` -> scalar tensor, e.g. ``lambda: l1(model)``.
-        bound : float
-        kind : "le", "ge" or "eq"
-        damping : float
-            ``c`` of MDMM; 0 gives BDMM.
-        multiplier : float
-            Initial value of lambda.
-        trainable : bool
-            False keeps lambda fixed: the constraint is then a plain linear combination
-            ``lambda (fn - bound)``, the "solve the dual" step.
-        """
-
-        def __init__(self, fn: Callable, bound: float, kind: str = "le", damping: float = 10.0,
-                     multiplier: float = 0.0, trainable: bool = True):
-            super().__init__()
-            if not callable(fn):
-                raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-            if kind not in ("le", "ge", "eq"):
-                raise ValueError(f"kind must be 'le', 'ge' or 'eq', got {kind!r}")
-            self.fn = fn
-            self.bound = float(bound)
-            self.kind = kind
-            self.damping = _check_positive("damping", damping, allow_zero=True)
-            if kind != "eq":
-                multiplier = _check_positive("multiplier", multiplier, allow_zero=True)
-            self.multiplier = nn.Parameter(torch.tensor(float(multiplier)), requires_grad=trainable)
-            if trainable:
-                self.multiplier.register_hook(torch.neg)
-
-        @property
-        def inequality(self) -> bool:
-            return self.kind != "eq"
-
-        def violation(self):
-            """``g``: positive when the constraint is violated (zero on its boundary)."""
-            value = self.fn()
-            return self.bound - value if self.kind == "ge" else value - self.bound
-
-        def forward(self):
-            if self.inequality:
-                with torch.no_grad():  # project the last ascent step onto lambda >= 0
-                    self.multiplier.clamp_(min=0.0)
-            g = self.violation()
-            lam = self.multiplier
-            force = multiplier_force(lam.detach(), g.detach(), self.damping, self.inequality)
-            return lam * g + (force - lam.detach()) * g
-
-        def extra_repr(self):
-            return f"kind={self.kind!r}, bound={self.bound:g}, damping={self.damping:g}"
-
-    class Lagrangian(nn.Module):
-        """``L0 + sum_k f_k g_k`` over a list of :class:`Constraint` (see the module docstring)."""
-
-        def __init__(self, constraints: Sequence):
-            super().__init__()
-            if len(constraints) == 0:
-                raise ValueError("a Lagrangian needs at least one Constraint")
-            for c in constraints:
-                if not isinstance(c, Constraint):
-                    raise TypeError(f"constraints must be Constraint objects, got {type(c).__name__}")
-            self.constraints = nn.ModuleList(constraints)
-
-        def forward(self, loss):
-            total = loss
-            for c in self.constraints:
-                total = total + c()
-            return total
-
-        @property
-        def multipliers(self):
-            """Current multipliers (clipped at 0 for inequalities), as a 1-D tensor."""
-            values = [c.multiplier.detach().clamp(min=0.0) if c.inequality else c.multiplier.detach()
-                      for c in self.constraints]
-            return torch.stack(values)
-
-    return Constraint, Lagrangian
-
-
-_TORCH_CLASSES = None
+_TORCH_NAMES = ("Constraint", "Lagrangian", "hard_constraint_first_step")
 
 
 def __getattr__(name):
-    # Constraint and Lagrangian subclass torch.nn.Module: built on first use, so that
-    # importing this module does not import torch.
-    global _TORCH_CLASSES
-    if name in ("Constraint", "Lagrangian"):
-        if _TORCH_CLASSES is None:
-            _TORCH_CLASSES = _make_torch_classes()
-        return _TORCH_CLASSES[0] if name == "Constraint" else _TORCH_CLASSES[1]
+    # The torch side lives in constrained_torch: importing this module does not import torch.
+    if name in _TORCH_NAMES:
+        from . import constrained_torch
+
+        return getattr(constrained_torch, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def hard_constraint_first_step(optimizer, objective: Callable, constraint, max_inner: int = 200) -> int:
-    """One step of hard-constraint-first with a torch optimizer.
-
-    While ``constraint.violation() > 0``, step on the violation (at most ``max_inner``
-    times); then step on ``objective()``. Returns the number of gradient evaluations.
-    """
-    evals = 0
-    for _ in range(max_inner):
-        g = constraint.violation()
-        if float(g.detach()) <= 0:
-            break
-        optimizer.zero_grad()
-        g.backward()
-        optimizer.step()
-        evals += 1
-    optimizer.zero_grad()
-    objective().backward()
-    optimizer.step()
-    return evals + 1
+def __dir__():
+    return sorted([*globals(), *_TORCH_NAMES])
