@@ -156,6 +156,17 @@ def grade_submission(assignment: Assignment, path: str | Path, sandbox: Sandbox,
     path = Path(path)
     record = _new_record(assignment, path, sandbox)
     questions = [q for q in assignment.questions if only is None or q.name in only]
+    cells = _read_cells(path, record, questions)
+    if cells is not None:
+        with sandbox.worker() as uid:
+            _run_attempts(assignment, questions, cells, sandbox, limits, started + limits.timeout,
+                          uid, record)
+    return _finish(record, started)
+
+
+def _read_cells(path: Path, record: dict, questions: list[Question]) -> list | None:
+    """The notebook's code cells, its hash and notes written into ``record``; None, with
+    every question not graded, when the file is not a readable notebook."""
     try:
         data = notebook.read_submission(path)
         record["sha256"] = sha256_of(data)
@@ -164,34 +175,22 @@ def grade_submission(assignment: Assignment, path: str | Path, sandbox: Sandbox,
         del data
         cells = notebook.code_cells(parsed)
     except notebook.SubmissionFileError as error:
-        return _finish(_not_graded(record, questions, "not a readable notebook file",
-                                   f"not graded: {error}"), started)
+        _not_graded(record, questions, "not a readable notebook file", f"not graded: {error}")
+        return None
     except notebook.InvalidNotebook as error:
-        return _finish(_not_graded(record, questions, "invalid notebook",
-                                   f"invalid notebook: {error}"), started)
+        _not_graded(record, questions, "invalid notebook", f"invalid notebook: {error}")
+        return None
     meant_for = notebook.handed_out_for(parsed)
-    del parsed
-    if meant_for not in (None, assignment.name):
+    if meant_for not in (None, record["assignment"]):
         record["notes"].append(f"this notebook was handed out for {meant_for!r}")
     if results.printable(str(path)) != str(path):
         record["error"] = "the file name is not printable UTF-8 (shown escaped in summary.csv); rename it"
-    with sandbox.worker() as uid:
-        _run_attempts(assignment, questions, cells, sandbox, limits, started + limits.timeout, uid, record)
-    return _finish(record, started)
+    return cells
 
 
-def _run_attempts(assignment, questions, cells, sandbox, limits, budget_end, uid, record) -> None:
-    """Run the notebook until ``questions`` are answered, or attempts or time run out."""
-    ref = assignment.reference
-    by_name = {question.name: question for question in questions}
-    pending = [question.name for question in questions]
-    cases: dict[str, list] = {}
-    outcomes: dict[str, dict] = {}
-    problems = [record["error"]] if record["error"] else []
-    skipped: set[int] = set()
-    state = {"student_id": None}
-    labels = {cell.number: cell.label() for cell in cells}
-
+def _on_ready(assignment, pending, by_name, cases, state) -> Callable:
+    """The kernel's call once the notebook ran: the requests for the ``pending`` questions,
+    with each function question's hidden cases (drawn once, for the first STUDENT_ID)."""
     def on_ready(student_id):
         if state["student_id"] is None:
             state["student_id"] = (student_id or "").strip()
@@ -202,37 +201,60 @@ def _run_attempts(assignment, questions, cells, sandbox, limits, budget_end, uid
             if question.kind == "function":
                 if name not in cases:
                     rng = hidden_rng(assignment.name, state["student_id"], name, assignment.salt)
-                    cases[name] = question.hidden_cases(rng, ref)
+                    cases[name] = question.hidden_cases(rng, assignment.reference)
                 request["cases"] = [codec.encode(kwargs) for kwargs, _ in cases[name]]
             requests.append(request)
         return requests
 
+    return on_ready
+
+
+def _note_run(run, record: dict) -> None:
+    """What one kernel run tells the record besides answers: memory, cell errors, the id."""
+    talk = run.conversation
+    record["peak_memory_mb"] = max(record["peak_memory_mb"], round(run.peak_memory / 2**20, 1))
+    record["cell_errors"] += [{"cell": number, "error": text}
+                              for number, text in talk.cell_errors.items()]
+    if talk.id_length > MAX_ID_CHARS:
+        record["notes"].append(f"STUDENT_ID is longer than {MAX_ID_CHARS} characters: only its first "
+                               f"{MAX_ID_CHARS} were used")
+
+
+def _score_answers(talk, pending, by_name, cases, ref, student_id, outcomes) -> None:
+    """Score the pending questions the kernel answered; they are no longer pending."""
+    for name in [name for name in pending if name in talk.answers]:
+        question, answers = by_name[name], results_of(talk.answers[name])
+        if question.kind == "function":
+            outcomes[name] = _score_function(question, cases[name], answers, ref)
+        else:
+            outcomes[name] = _score_value(question, answers, ref, student_id)
+        pending.remove(name)
+
+
+def _run_attempts(assignment, questions, cells, sandbox, limits, budget_end, uid, record) -> None:
+    """Run the notebook until ``questions`` are answered, or attempts or time run out."""
+    by_name = {question.name: question for question in questions}
+    pending = [question.name for question in questions]
+    cases: dict[str, list] = {}
+    outcomes: dict[str, dict] = {}
+    problems = [record["error"]] if record["error"] else []
+    skipped: set[int] = set()
+    state = {"student_id": None}
+    labels = {cell.number: cell.label() for cell in cells}
+    on_ready = _on_ready(assignment, pending, by_name, cases, state)
     for attempt in range(limits.attempts):
         if time.monotonic() >= budget_end:
             problems.append(f"the time limit of {limits.timeout:g} s for the whole submission was used up")
             break
         run = run_kernel([cell for cell in cells if cell.number not in skipped], on_ready, sandbox,
                          limits, budget_end, uid)
-        talk = run.conversation
-        record["peak_memory_mb"] = max(record["peak_memory_mb"], round(run.peak_memory / 2**20, 1))
-        record["cell_errors"] += [{"cell": number, "error": text}
-                                  for number, text in talk.cell_errors.items()]
-        if talk.id_length > MAX_ID_CHARS:
-            record["notes"].append(f"STUDENT_ID is longer than {MAX_ID_CHARS} characters: only its first "
-                                   f"{MAX_ID_CHARS} were used")
-        student_id = state["student_id"] or ""
-        for name in [name for name in pending if name in talk.answers]:
-            question, answers = by_name[name], results_of(talk.answers[name])
-            if question.kind == "function":
-                outcomes[name] = _score_function(question, cases[name], answers, ref)
-            else:
-                outcomes[name] = _score_value(question, answers, ref, student_id)
-            pending.remove(name)
+        _note_run(run, record)
+        _score_answers(run.conversation, pending, by_name, cases, assignment.reference,
+                       state["student_id"] or "", outcomes)
         if not _next_attempt(run, pending, by_name, outcomes, problems, skipped, labels, budget_end):
             break
     for name in pending:
         outcomes[name] = _zero(by_name[name], "not graded: the kernel failed on every attempt")
-
     record["student_id"] = state["student_id"]
     if not state["student_id"] and state["student_id"] is not None:
         record["notes"].append("STUDENT_ID is empty: graded on the shared default problem")
@@ -377,11 +399,7 @@ def grade(assignment: str | Assignment, submissions, out_dir: str | Path, *, job
     started = time.monotonic()
     if isinstance(assignment, str):
         assignment = Assignment(assignment, root)
-    paths = [Path(path) for path in submissions]
-    missing = [results.printable(str(path)) for path in paths if not _exists(path)]
-    if missing:
-        raise ValueError(f"submissions not found: {', '.join(missing[:5])}"
-                         + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
+    paths = _check_paths(submissions)
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
@@ -390,6 +408,29 @@ def grade(assignment: str | Assignment, submissions, out_dir: str | Path, *, job
     run = GradeRun(sandbox=box.name, memory_cage=box.cage[0])
     log(f"sandbox: {box.name}{' (kernels run as uids ' + str(box.uids[0]) + '...)' if box.uids else ''}; "
         f"memory of each kernel's processes limited by {how}")
+    todo = _plan(assignment, paths, out_dir, box, force, run, log)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(grade_safely, assignment, entry.path, box, limits): entry for entry in todo}
+        for done, future in enumerate(as_completed(futures), start=1):
+            _save(run, out_dir, futures[future], future.result(), log, f"[{done}/{len(todo)}] ")
+    results.write_summary(out_dir, assignment.name, [question.name for question in assignment.questions])
+    run.seconds = time.monotonic() - started
+    return run
+
+
+def _check_paths(submissions) -> list[Path]:
+    """The submissions as paths; ValueError naming those where nothing exists at all."""
+    paths = [Path(path) for path in submissions]
+    missing = [results.printable(str(path)) for path in paths if not _exists(path)]
+    if missing:
+        raise ValueError(f"submissions not found: {', '.join(missing[:5])}"
+                         + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
+    return paths
+
+
+def _plan(assignment, paths, out_dir, box, force, run, log) -> list:
+    """The entries left to grade: an entry that is not a submission gets its record now,
+    and one graded before from this very file keeps its record (unless ``force``)."""
     todo = []
     for entry in results.plan(paths):
         old = None if force or entry.problem else _kept(out_dir, entry, assignment.fingerprint)
@@ -402,13 +443,7 @@ def grade(assignment: str | Assignment, submissions, out_dir: str | Path, *, job
                 f"({old['score']:g}/{old['max_score']:g}), kept")
         else:
             todo.append(entry)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade_safely, assignment, entry.path, box, limits): entry for entry in todo}
-        for done, future in enumerate(as_completed(futures), start=1):
-            _save(run, out_dir, futures[future], future.result(), log, f"[{done}/{len(todo)}] ")
-    results.write_summary(out_dir, assignment.name, [question.name for question in assignment.questions])
-    run.seconds = time.monotonic() - started
-    return run
+    return todo
 
 
 def _save(run: GradeRun, out_dir: Path, entry, record: dict, log, prefix: str) -> None:
