@@ -14,9 +14,16 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
+from scipy.optimize import brentq
 
+import course_lib.torch as ctorch
 from course_lib import _checks, config, descent, rules, surfaces
+from course_lib.data import batches, digits, to_mxnet, to_torch
+from course_lib.models import mxnet_mlp, torch_mlp, train_mxnet, train_torch
+from course_lib.plotting import contour, trajectories
 from course_lib.surfaces import Surface
 
 __all__ = [
@@ -66,8 +73,6 @@ def two_cycle(steep: float, lr: float) -> dict:
     ``tanh(y) / y = 2 / (lr steep)``. Returns ``y`` (the half-width of the bounce), the
     gradient norm ``steep tanh(y)`` and the loss ``steep log cosh(y)`` it keeps forever.
     """
-    from scipy.optimize import brentq
-
     if not lr * steep > 2:
         raise ValueError(f"lr must exceed 2 / steep = {2 / steep:g} for a bounce, got {lr!r}")
     target = 2.0 / (lr * steep)
@@ -85,8 +90,6 @@ def stuck_run(lr: float, steps: int = 300, start=(3.5, 1.5), steep: float = 10.0
 def draw_stuck(runs: dict):
     """Loss and gradient norm per step of several :func:`stuck_run` results
     (``{label: Result}``), on two panels sharing the step axis."""
-    import matplotlib.pyplot as plt
-
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 5), sharex=True)
     for (label, run), color in zip(runs.items(), ("C3", "C0", "C2")):
         top.semilogy(run.loss[:, 0], color=color, label=label)
@@ -177,10 +180,6 @@ def race(surface_name: str, lr_scale: float = 1.0) -> dict:
 def draw_race(surface_name: str, lr_scale: float = 1.0):
     """The chapter's comparison: all :data:`RACE` optimizers on one surface (left: paths on
     the contour plot; right: loss above the minimum per step)."""
-    import matplotlib.pyplot as plt
-
-    from course_lib.plotting import contour, trajectories
-
     surface = race_surfaces()[surface_name][0]
     runs = race(surface_name, lr_scale)
     minimum = float(surface.value(surface.minima).min())
@@ -287,27 +286,25 @@ def network_optimizers(framework: str) -> dict:
     of parameters; MXNet: ignored, returns an ``mx.optimizer.Optimizer`` for a Trainer)."""
     lr = NETWORK_LR
     if framework == "torch":
-        from course_lib import torch as ct
-
         return {
-            "SGD": lambda p: ct.SGD(p, lr=lr["SGD"]),
-            "Adagrad": lambda p: ct.Adagrad(p, lr=lr["Adagrad"]),
-            "RMSProp": lambda p: ct.RMSprop(p, lr=lr["RMSProp"]),
-            "Adam": lambda p: ct.Adam(p, lr=lr["Adam"]),
+            "SGD": lambda p: ctorch.SGD(p, lr=lr["SGD"]),
+            "Adagrad": lambda p: ctorch.Adagrad(p, lr=lr["Adagrad"]),
+            "RMSProp": lambda p: ctorch.RMSprop(p, lr=lr["RMSProp"]),
+            "Adam": lambda p: ctorch.Adam(p, lr=lr["Adam"]),
             "Adam, no bias correction": lambda p: _TorchAdamNoCorrection(p, lr=lr["Adam"]),
-            "Adadelta": lambda p: ct.Adadelta(p, lr=lr["Adadelta"]),
+            "Adadelta": lambda p: ctorch.Adadelta(p, lr=lr["Adadelta"]),
         }
     if framework == "mxnet":
-        from course_lib import mxnet as cm
+        import course_lib.mxnet as cmx
 
         return {
-            "SGD": lambda p: cm.SGD(learning_rate=lr["SGD"]),
-            "Adagrad": lambda p: cm.Adagrad(learning_rate=lr["Adagrad"]),
-            "RMSProp": lambda p: cm.RMSProp(learning_rate=lr["RMSProp"]),
-            "Adam": lambda p: cm.Adam(learning_rate=lr["Adam"]),
-            "Adam, no bias correction": lambda p: cm.Adam(learning_rate=lr["Adam"],
+            "SGD": lambda p: cmx.SGD(learning_rate=lr["SGD"]),
+            "Adagrad": lambda p: cmx.Adagrad(learning_rate=lr["Adagrad"]),
+            "RMSProp": lambda p: cmx.RMSProp(learning_rate=lr["RMSProp"]),
+            "Adam": lambda p: cmx.Adam(learning_rate=lr["Adam"]),
+            "Adam, no bias correction": lambda p: cmx.Adam(learning_rate=lr["Adam"],
                                                           bias_correction=False),
-            "Adadelta": lambda p: cm.AdaDelta(learning_rate=lr["Adadelta"]),
+            "Adadelta": lambda p: cmx.AdaDelta(learning_rate=lr["Adadelta"]),
         }
     raise ValueError(f"framework must be 'torch' or 'mxnet', got {framework!r}")
 
@@ -330,8 +327,6 @@ def _TorchAdamNoCorrection(params, **kwargs):
 
 
 def _digits():
-    from course_lib.data import digits
-
     return digits(n_train=network_size()["n_train"])
 
 
@@ -339,9 +334,6 @@ def train_network_torch(label: str, seed: int = 0, epochs: int | None = None):
     """Train the :data:`NETWORK` MLP on digits in PyTorch with the optimizer ``label`` of
     :func:`network_optimizers`; returns a :class:`course_lib.models.History` (per-epoch
     training loss and test accuracy)."""
-    from course_lib.data import to_torch
-    from course_lib.models import torch_mlp, train_torch
-
     split = _digits()
     x, y, xv, yv = to_torch(*split)
     model = torch_mlp((64, NETWORK["hidden"], 10), seed=seed).to(x.device)
@@ -354,9 +346,8 @@ def train_network_torch(label: str, seed: int = 0, epochs: int | None = None):
 def train_network_mxnet(label: str, seed: int = 0, epochs: int | None = None):
     """The Gluon twin of :func:`train_network_torch` (a ``gluon.Trainer`` around the
     :mod:`course_lib.mxnet` optimizer ``label``)."""
-    from course_lib.data import to_mxnet
-    from course_lib.models import mxnet_mlp, train_mxnet
-    from course_lib.mxnet import mx
+    import course_lib.mxnet as cmx
+    import mxnet as mx
 
     split = _digits()
     x, y, xv, yv = to_mxnet(*split)
@@ -373,17 +364,11 @@ def adagrad_network_effective_lr(steps: int = 100, seed: int = 0,
     and return, after each, the quartiles (25, 50, 75 %) over all weights of the effective
     learning rate ``lr / (sqrt(s) + eps)`` read from the optimizer's state: shape
     ``(steps, 3)``. With ``per_weight``, every weight's: shape ``(steps, n_weights)``."""
-    import torch
-
-    from course_lib import torch as ct
-    from course_lib.data import batches, to_torch
-    from course_lib.models import torch_mlp
-
     split = _digits()
     x, y = to_torch(split.x_train, split.y_train)
     model = torch_mlp((64, NETWORK["hidden"], 10), seed=seed).to(x.device)
     lr, eps = NETWORK_LR["Adagrad"], 1e-10
-    optimizer = ct.Adagrad(model.parameters(), lr=lr, eps=eps)
+    optimizer = ctorch.Adagrad(model.parameters(), lr=lr, eps=eps)
     rng = np.random.default_rng(seed)
     out = []
     while len(out) < steps:
@@ -406,11 +391,6 @@ def adagrad_network_effective_lr(steps: int = 100, seed: int = 0,
 
 
 def _param_change_torch(optimizer_factory, seed: int):
-    import torch
-
-    from course_lib.data import to_torch
-    from course_lib.models import torch_mlp
-
     split = _digits()
     x, y = to_torch(split.x_train[:NETWORK["batch_size"]], split.y_train[:NETWORK["batch_size"]])
     model = torch_mlp((64, NETWORK["hidden"], 10), seed=seed).to(x.device)
@@ -433,9 +413,8 @@ def first_step_ratio_torch(seed: int = 0) -> float:
 
 
 def _param_change_mxnet(optimizer, seed: int):
-    from course_lib.data import to_mxnet
-    from course_lib.models import mxnet_mlp
-    from course_lib.mxnet import mx
+    import course_lib.mxnet as cmx
+    import mxnet as mx
 
     split = _digits()
     n = NETWORK["batch_size"]

@@ -23,10 +23,15 @@ from __future__ import annotations
 import math
 from typing import NamedTuple, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
-from course_lib import _checks
+import course_lib.torch as ctorch
+from course_lib import _checks, config
 from course_lib.data import Split
+from course_lib.experiments.batch_size import (accuracy, eps_sharpness as measure, squared_error,
+                                               top_eigenvalue, torch_net)
 
 __all__ = ["validation_split", "sgd_step", "Runs", "train_many", "CRITERIA", "Comparison",
            "compare", "tuned", "largest_stable", "edge_ratio", "eps_sharpness", "sharpness_path",
@@ -54,9 +59,6 @@ def validation_split(split: Split) -> tuple:
 def _stack(seeds, hidden):
     """Weights of ``torch_net(hidden, seed)`` for every seed, stacked: ``[W1, b1, W2, b2]``
     of shapes ``(M, 64, h)``, ``(M, 1, h)``, ``(M, h, 10)``, ``(M, 1, 10)``."""
-    import torch
-    from course_lib.experiments.batch_size import torch_net
-
     nets = [torch_net(hidden, int(s)) for s in seeds]
     layers = [(net[0], net[2]) for net in nets]
     return [torch.stack([layer.weight.detach().T for layer, _ in layers]).contiguous(),
@@ -67,9 +69,6 @@ def _stack(seeds, hidden):
 
 def _unstack(params, i: int):
     """Network ``i`` of the stack as a ``torch_net`` (on the CPU, float32)."""
-    import torch
-    from course_lib.experiments.batch_size import torch_net
-
     W1, b1, W2, b2 = (p[i].detach().cpu() for p in params)
     net = torch_net(W1.shape[1])
     with torch.no_grad():
@@ -81,8 +80,6 @@ def _unstack(params, i: int):
 def _losses(params, x, onehot):
     """Squared error :math:`\\frac1{2B}\\sum_i\\lVert f(x_i)-e_{y_i}\\rVert^2` of each stacked
     network on its own batch: ``x`` is ``(M, B, 64)``, ``onehot`` ``(M, B, 10)``; shape (M,)."""
-    import torch
-
     W1, b1, W2, b2 = params
     out = torch.baddbmm(b2, torch.relu(torch.baddbmm(b1, x, W1)), W2)
     return 0.5 * ((out - onehot) ** 2).sum(dim=2).mean(dim=1)
@@ -91,8 +88,6 @@ def _losses(params, x, onehot):
 def sgd_step(params, grads, lrs) -> None:
     """The update of every run at once: :math:`\\theta_m \\leftarrow \\theta_m - \\eta_m g_m`,
     run m's parameters moved against its own batch gradient times its own learning rate."""
-    import torch
-
     with torch.no_grad():
         for p, g in zip(params, grads):
             p.sub_(lrs.view(-1, 1, 1) * g)
@@ -133,8 +128,6 @@ class _Trainer:
     """The state of :func:`train_many`'s loop: the stacked weights of the runs still alive."""
 
     def __init__(self, split, lrs, seeds, hidden, device):
-        import torch
-
         self.x = torch.as_tensor(split.x_train, device=device)
         y = torch.as_tensor(split.y_train, device=device)
         self.onehot = torch.nn.functional.one_hot(y, 10).to(self.x.dtype)
@@ -148,8 +141,6 @@ class _Trainer:
 
     def update(self, idx) -> None:
         """One SGD update of every live run on its batch ``idx[m]`` (a (M, B) index array)."""
-        import torch
-
         if idx.shape[1] == len(self.x):          # the full batch: no need to gather a copy
             x, onehot = (a.expand(len(idx), -1, -1) for a in (self.x, self.onehot))
         else:
@@ -160,8 +151,6 @@ class _Trainer:
 
     def full_loss(self) -> np.ndarray:
         """The training loss of every live run on the whole training set."""
-        import torch
-
         m = len(self.alive)
         with torch.no_grad():
             loss = _losses(self.params, self.x.expand(m, -1, -1), self.onehot.expand(m, -1, -1))
@@ -189,14 +178,12 @@ def train_many(split, batch_size: int, lrs: Sequence[float], seeds: Sequence[int
     stops the runs that diverged. Snapshots: ``"epochs"`` after ``epochs`` epochs,
     ``"loss"`` at the first check with training loss <= ``target``, ``"updates"`` at the end.
     """
-    from course_lib.experiments.batch_size import _one_thread
-
     n = len(split.y_train)
     _check_grid(batch_size, n, lrs, seeds, updates, epochs, every)
     t = _Trainer(split, lrs, seeds, hidden, _device())
     at_epochs = None if epochs is None else int(epochs) * math.ceil(n / int(batch_size))
     checks, losses, done, reached = [], [], 0, np.zeros(len(t.runs), bool)
-    with _one_thread():
+    with ctorch.one_thread():
         while done < updates and len(t.alive):
             orders = np.stack([t.rngs[m].permutation(n) for m in t.alive])
             for start in range(0, n, int(batch_size)):
@@ -228,9 +215,6 @@ def train_many(split, batch_size: int, lrs: Sequence[float], seeds: Sequence[int
 
 # ------------------------------------------------------------------------ measuring
 def _measure(model, split, held_out, sharpness: bool) -> dict:
-    import torch
-    from course_lib.experiments.batch_size import accuracy, squared_error, top_eigenvalue
-
     x, y = torch.as_tensor(split.x_train), torch.as_tensor(split.y_train)
     with torch.no_grad():
         loss = float(squared_error(model(x).double(), y))
@@ -275,8 +259,6 @@ def compare(split, batch_sizes: Sequence[int], lrs: Sequence[float], seeds: Sequ
     then every snapshot measured on the training set and on the two halves of the held-out
     set (:func:`validation_split`); the top Hessian eigenvalue only for the criteria in
     ``sharpness`` (each costs a few dozen Hessian-vector products)."""
-    from course_lib import config
-
     held_out = validation_split(split)
     shape = (len(batch_sizes), len(lrs), len(seeds))
     metrics = {c: {k: np.full(shape, np.nan) for k in NAMES} for c in CRITERIA}
@@ -324,8 +306,6 @@ def eps_sharpness(comparison: Comparison, split, criterion: str, lr_index: int,
                   epsilon: float = 1e-2) -> np.ndarray:
     """Keskar et al.'s epsilon-sharpness (percent, :func:`~.batch_size.eps_sharpness`) of
     the ``criterion`` snapshots at rate ``lrs[lr_index]``, shape (batch sizes, seeds)."""
-    from course_lib.experiments.batch_size import eps_sharpness as measure
-
     models = comparison.models[criterion]
     out = np.full((len(comparison.batch_sizes), len(comparison.seeds)), np.nan)
     for b in range(len(comparison.batch_sizes)):
@@ -352,8 +332,6 @@ def sharpness_path(split, lr: float, batch_size: int | None = None, updates: int
     update and its top Hessian eigenvalue (:func:`top_eigenvalue`) every ``every`` updates:
     the quantities of Cohen et al.'s edge of stability. Returns ``updates`` (0..), ``train_loss``,
     ``lambda_at`` (update counts) and ``top_eigenvalue``."""
-    from course_lib.experiments.batch_size import _one_thread, top_eigenvalue
-
     n = len(split.y_train)
     batch = n if batch_size is None else int(batch_size)
     _check_grid(batch, n, [lr], [seed], updates, None, every)
@@ -362,7 +340,7 @@ def sharpness_path(split, lr: float, batch_size: int | None = None, updates: int
         return top_eigenvalue(_unstack(t.params, 0), split, tol=LANCZOS_TOL)
 
     loss, at, top, done = [t.full_loss()[0]], [0], [sharpness()], 0
-    with _one_thread():
+    with ctorch.one_thread():
         while done < updates and np.isfinite(loss[-1]) and loss[-1] < DIVERGED:
             order = t.rngs[0].permutation(n)[None]
             for start in range(0, n, batch):
@@ -378,9 +356,7 @@ def sharpness_path(split, lr: float, batch_size: int | None = None, updates: int
 
 
 def _device():
-    from course_lib.torch import device
-
-    return device()
+    return ctorch.device()
 
 
 # ------------------------------------------------------------------ tables, figures
@@ -423,8 +399,6 @@ def table(comparison: Comparison, criterion: str) -> str:
 def draw_comparison(comparison: Comparison, axes=None):
     """Two rows (training loss, test accuracy) by three columns (:data:`CRITERIA`): each
     batch size at its :func:`tuned` rate, mean and min-max over the seeds, rate written."""
-    import matplotlib.pyplot as plt
-
     if axes is None:
         _, axes = plt.subplots(2, 3, figsize=(11, 5.6), sharex=True)
     for c, criterion in enumerate(CRITERIA):
@@ -460,8 +434,6 @@ def draw_edge(paths: dict, comparison: Comparison, axes=None):
     one line per learning rate in ``paths``) with :math:`2/\\eta` dashed; right: every run of
     ``comparison`` at its end, :math:`\\lambda_{max}` against :math:`2/\\eta`, with the line
     :math:`\\lambda_{max} = 2/\\eta` where gradient descent stops being stable."""
-    import matplotlib.pyplot as plt
-
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(11, 4))
     ax, bx = axes
@@ -502,8 +474,6 @@ def draw_scaling(runs: dict, axes=None):
     """Training loss after each epoch; ``runs`` maps a panel title to ``{batch size: [Run of
     each seed]}`` (:func:`~.batch_size.train_torch`); one colour per batch size, one line
     per seed, a cross where a run diverged."""
-    import matplotlib.pyplot as plt
-
     if axes is None:
         _, axes = plt.subplots(1, len(runs), figsize=(11, 3.8), sharey=True)
     for ax, (title, by_batch) in zip(np.atleast_1d(axes), runs.items()):

@@ -15,12 +15,19 @@ Four pieces:
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import NamedTuple, Sequence
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
+import torch.nn.functional as F
 
-from course_lib import _checks, descent
+import course_lib.torch as ctorch
+from course_lib import _checks, data, descent, gauss_newton, hessian, models
+from course_lib.plotting import contour, trajectories
 from course_lib.reference import batch_norm as _reference
 from course_lib.surfaces import Surface
 
@@ -122,10 +129,6 @@ def draw_scales(scale: float = 10.0, inputs: str = "raw", steps: int = 40, lr_fa
     """Figure for the chapter's playground: the error surface of :func:`scaled_features`
     (``inputs`` ``"raw"`` or ``"standardized"``) with gradient descent at
     ``lr = lr_factor * 2 / L`` from the corner of the window, and its loss per step."""
-    import matplotlib.pyplot as plt
-
-    from course_lib.plotting import contour, trajectories
-
     _checks.one_of("inputs", inputs, ("raw", "standardized"))
     x, y = scaled_features(scale)
     if inputs == "standardized":
@@ -213,8 +216,6 @@ SIZES = (64, 64, 64, 64, 10)
 
 
 def _digits(n_train: int):
-    from course_lib import data
-
     # n_train a multiple of the batch size: a last batch of a few examples would give batch
     # normalization the statistics of those few, which ruins it at large learning rates
     return data.digits(n_train=n_train)
@@ -229,15 +230,12 @@ def lr_sweep_torch(batch_norm: bool, lrs: Sequence[float] = LR_GRID, epochs: int
                    batch_size: int = 64, n_train: int = 1280, sizes=SIZES, seed: int = 0):
     """Training loss (evaluation mode, whole training set) after ``epochs`` epochs of plain
     SGD (:class:`course_lib.torch.SGD`) at each learning rate; ``inf`` where it diverged."""
-    from course_lib import data, models
-    from course_lib.torch import SGD, device
-
     split = _digits(n_train)
-    x, y = data.to_torch(split.x_train, split.y_train, device=device())
+    x, y = data.to_torch(split.x_train, split.y_train, device=ctorch.device())
     out = []
     for lr in lrs:
         model = models.torch_mlp(list(sizes), batch_norm=batch_norm, seed=seed).to(x.device)
-        history = models.train_torch(model, SGD(model.parameters(), lr=lr), x, y,
+        history = models.train_torch(model, ctorch.SGD(model.parameters(), lr=lr), x, y,
                                      epochs=epochs, batch_size=batch_size, seed=seed)
         out.append(_final_loss(history))
     return np.array(out)
@@ -247,15 +245,15 @@ def lr_sweep_mxnet(batch_norm: bool, lrs: Sequence[float] = LR_GRID, epochs: int
                    batch_size: int = 64, n_train: int = 1280, sizes=SIZES, seed: int = 0):
     """The Gluon twin of :func:`lr_sweep_torch` (:class:`course_lib.mxnet.SGD`,
     ``SoftmaxCrossEntropyLoss``)."""
-    from course_lib import data, models
-    from course_lib.mxnet import SGD, context, mx
+    import course_lib.mxnet as cmx
+    import mxnet as mx
 
     split = _digits(n_train)
-    x, y = data.to_mxnet(split.x_train, split.y_train, ctx=context())
+    x, y = data.to_mxnet(split.x_train, split.y_train, ctx=cmx.context())
     out = []
     for lr in lrs:
-        net = models.mxnet_mlp(list(sizes), batch_norm=batch_norm, seed=seed, ctx=context())
-        trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=lr))
+        net = models.mxnet_mlp(list(sizes), batch_norm=batch_norm, seed=seed, ctx=cmx.context())
+        trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=lr))
         history = models.train_mxnet(net, trainer, x, y, epochs=epochs, batch_size=batch_size,
                                      seed=seed)
         out.append(_final_loss(history))
@@ -275,8 +273,6 @@ def usable_range(lrs: Sequence[float], final_losses, threshold: float = USABLE_L
 def draw_lr_sweep(lrs, sweeps: dict, threshold: float = USABLE_LOSS):
     """Figure: final training loss against learning rate, one line per ``{label: losses}``
     (diverged runs drawn at the top edge), with the usability threshold."""
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     top = 10.0
     for (label, losses), style in zip(sweeps.items(), ("o-", "s--", "o-", "s--")):
@@ -334,10 +330,6 @@ def batch_statistics_model(model):
     layer would use its running averages instead: a different function of the weights,
     without BN's invariance to the scale of the weights before it.
     """
-    import copy
-
-    import torch
-
     twin = copy.deepcopy(model)
     for module in twin.modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
@@ -376,10 +368,6 @@ def curvature(model, x, y, trace_hvps: int = 18, seed: int = 0) -> Curvature:
     Lanczos stops at a relative residual of 1e-2, which gives the top eigenvalue to about
     1e-4 (see :func:`course_lib.hessian.top_eigenvalues`).
     """
-    import torch.nn.functional as F
-
-    from course_lib import gauss_newton, hessian
-
     twin = batch_statistics_model(model)
     op = hessian.HessianOperator(twin, F.cross_entropy, (x, y))
     ggn = gauss_newton.GGNOperator(twin, F.cross_entropy, (x, y))
@@ -407,8 +395,6 @@ class LandscapeRun(NamedTuple):
 
 
 def _hidden_weight_norm(model) -> float:
-    import torch
-
     linear = [m for m in model if isinstance(m, torch.nn.Linear)][:-1]
     return float(torch.sqrt(sum((m.weight.detach() ** 2).sum() for m in linear)))
 
@@ -419,16 +405,10 @@ def landscape_run(batch_norm: bool, lr: float, seed: int = 0, epochs: int = 3, e
     """Train as :func:`lr_sweep_torch` does (same network, seed, batches and SGD) and measure
     :func:`curvature` on the first ``n_measure`` training examples every ``every`` steps
     and at the end."""
-    import torch
-    import torch.nn.functional as F
-
-    from course_lib import data, models
-    from course_lib.torch import SGD, device
-
     split = _digits(n_train)
-    x, y = data.to_torch(split.x_train, split.y_train, device=device())
+    x, y = data.to_torch(split.x_train, split.y_train, device=ctorch.device())
     model = models.torch_mlp(list(sizes), batch_norm=batch_norm, seed=seed).to(x.device)
-    optimizer = SGD(model.parameters(), lr=lr)
+    optimizer = ctorch.SGD(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     steps, rows = [], []
     step = 0
@@ -477,9 +457,6 @@ def draw_landscape(runs: dict):
     """Figure: :math:`\\lambda_{max}` (with :math:`2/\\eta`), the condition estimate and the
     hidden weight norm against the SGD step, one color per ``(batch_norm, lr)`` of ``runs``
     (:func:`landscape_runs`), one thin line per seed and a thick one for their median."""
-    import matplotlib
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.3))
     for k, ((batch_norm, lr), seeds) in enumerate(runs.items()):
         color = f"C{k}"

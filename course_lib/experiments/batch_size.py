@@ -22,14 +22,20 @@ is :mod:`course_lib.experiments.batch_comparison`.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from typing import NamedTuple, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
+from torch.func import functional_call, grad, vmap
 
-from course_lib import _checks, config
+import course_lib.torch as ctorch
+from course_lib import _checks, config, hessian, landscape
 from course_lib.data import batches, digits
+from course_lib.models import torch_mlp
 
 __all__ = [
     "load", "torch_net", "torch_to_mxnet", "gpu_available", "time_per_update", "gradient_noise",
@@ -37,13 +43,6 @@ __all__ = [
     "accuracy", "top_eigenvalue", "eps_sharpness", "interpolation", "draw_noise",
     "draw_interpolation",
 ]
-
-
-def _one_thread():
-    """Torch on one CPU thread inside a ``with`` block (:func:`course_lib.torch.one_thread`)."""
-    from course_lib.torch import one_thread
-
-    return one_thread()
 
 
 def load(n_train: int | None = None, seed: int = 0):
@@ -54,22 +53,20 @@ def load(n_train: int | None = None, seed: int = 0):
 
 def torch_net(hidden: int = 32, seed: int = 0):
     """``64 -> hidden (relu) -> 10`` in PyTorch (default initialization, seeded)."""
-    from course_lib.models import torch_mlp
-
     return torch_mlp([64, hidden, 10], "relu", seed=seed)
 
 
 def torch_to_mxnet(model, ctx=None):
     """A Gluon ``Sequential`` with the layers and the weights of the torch MLP ``model``."""
-    import torch
-    from course_lib.mxnet import context, mx
+    import course_lib.mxnet as cmx
+    import mxnet as mx
 
     linear = [m for m in model if isinstance(m, torch.nn.Linear)]
     net = mx.gluon.nn.Sequential()
     for i, lin in enumerate(linear):
         act = "relu" if i < len(linear) - 1 else None
         net.add(mx.gluon.nn.Dense(lin.out_features, in_units=lin.in_features, activation=act))
-    net.initialize(ctx=context() if ctx is None else ctx)
+    net.initialize(ctx=cmx.context() if ctx is None else ctx)
     for lin, dense in zip(linear, net):
         dense.weight.set_data(lin.weight.detach().cpu().numpy())
         dense.bias.set_data(lin.bias.detach().cpu().numpy())
@@ -77,8 +74,6 @@ def torch_to_mxnet(model, ctx=None):
 
 
 def _mxnet_to_torch(net, hidden: int):
-    import torch
-
     model = torch_net(hidden)
     linear = [m for m in model if isinstance(m, torch.nn.Linear)]
     with torch.no_grad():
@@ -105,8 +100,6 @@ def _device_kind(device) -> str | None:
 def gpu_available(framework: str = "torch") -> bool:
     """Whether ``framework`` (``"torch"`` or ``"mxnet"``, if installed) sees a GPU."""
     if framework == "torch":
-        import torch
-
         return torch.cuda.is_available()
     try:
         import mxnet as mx
@@ -140,14 +133,10 @@ def time_per_update(batch_sizes: Sequence[int], framework: str = "torch", hidden
     ys = rng.integers(0, 10, n)
     out = []
     if framework == "torch":
-        import torch
-        from course_lib.torch import SGD
-        from course_lib.torch import device as default_device
-
-        dev = default_device() if kind is None else torch.device("cpu" if kind == "cpu" else "cuda")
+        dev = ctorch.device() if kind is None else torch.device("cpu" if kind == "cpu" else "cuda")
         x, y = torch.as_tensor(xs, device=dev), torch.as_tensor(ys, device=dev)
         model = torch_net(hidden, seed).to(dev)
-        opt = SGD(model.parameters(), lr=0.01)
+        opt = ctorch.SGD(model.parameters(), lr=0.01)
 
         def update(idx):
             opt.zero_grad()
@@ -159,12 +148,13 @@ def time_per_update(batch_sizes: Sequence[int], framework: str = "torch", hidden
         def index(b):
             return torch.as_tensor(rng.integers(0, n - b + 1) + np.arange(b), device=dev)
     else:
-        from course_lib.mxnet import SGD, context, mx
+        import course_lib.mxnet as cmx
+        import mxnet as mx
 
-        ctx = context() if kind is None else (mx.cpu() if kind == "cpu" else mx.gpu(0))
+        ctx = cmx.context() if kind is None else (mx.cpu() if kind == "cpu" else mx.gpu(0))
         x, y = mx.nd.array(xs, ctx=ctx), mx.nd.array(ys, ctx=ctx)
         net = torch_to_mxnet(torch_net(hidden, seed), ctx)
-        trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=0.01))
+        trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=0.01))
         ce = mx.gluon.loss.SoftmaxCrossEntropyLoss()
 
         def update(idx):
@@ -201,9 +191,6 @@ def gradient_noise(model, x, y, batch_sizes: Sequence[int], samples: int = 200, 
     :math:`g`, plus ``full_norm`` :math:`\\lVert g\\rVert` and ``example_variance``
     :math:`\\sigma^2 = \\frac1N\\sum_i\\lVert g_i - g\\rVert^2` (per-example gradients).
     """
-    import torch
-    from torch.func import functional_call, grad, vmap
-
     n = len(y)
     if any(int(b) < 1 or int(b) > n for b in batch_sizes):
         raise ValueError(f"batch_sizes must lie in [1, {n}], got {list(batch_sizes)}")
@@ -215,7 +202,7 @@ def gradient_noise(model, x, y, batch_sizes: Sequence[int], samples: int = 200, 
         return 0.5 * ((out[0] - ti) ** 2).sum()             # squared_error of one example
 
     onehot = torch.nn.functional.one_hot(y, 10).to(x.dtype)
-    with _one_thread():
+    with ctorch.one_thread():
         per_example = vmap(grad(loss_one), in_dims=(None, 0, 0))(params, x, onehot)
     g_i = torch.cat([per_example[k].reshape(n, -1) for k in names], dim=1).double()   # (N, n)
     g = g_i.mean(dim=0)
@@ -245,8 +232,6 @@ def batch_critical_point(split, batch_size: int = 32, others: int = 20, hidden: 
     ``batch`` (A's, near zero), ``others`` (one per other batch), ``full`` (the whole training
     set's), the same three at the initial weights (``*_start``), and ``batch_loss``.
     """
-    import torch
-
     n = len(split.y_train)
     if int(batch_size) < 1 or int(others) < 1 or (others + 1) * int(batch_size) > n:
         raise ValueError(f"need batch_size >= 1, others >= 1 and (others + 1) * batch_size <= {n}, "
@@ -269,7 +254,7 @@ def batch_critical_point(split, batch_size: int = 32, others: int = 20, hidden: 
     def norms():
         return norm(batch), np.array([norm(idx) for idx in rest]), norm(np.arange(n))
 
-    with _one_thread():
+    with ctorch.one_thread():
         start = norms()
         opt = torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter, tolerance_grad=1e-9,
                                 tolerance_change=0.0, history_size=50, line_search_fn="strong_wolfe")
@@ -304,8 +289,6 @@ def squared_error(outputs, targets):
     batch (torch; ``targets`` are integer labels). Unlike cross-entropy, whose curvature
     vanishes as the outputs grow, its Hessian does not shrink as training goes on, so the
     sharpness of two solutions at the same loss can be compared."""
-    import torch
-
     onehot = torch.nn.functional.one_hot(targets, outputs.shape[1]).to(outputs.dtype)
     return 0.5 * ((outputs - onehot) ** 2).sum(dim=1).mean()
 
@@ -333,8 +316,6 @@ class Run(NamedTuple):
 
 def accuracy(model, x, y) -> float:
     """Share of examples of ``x`` (torch) whose arg-max logit is ``y``."""
-    import torch
-
     with torch.no_grad():
         return float((model(x).argmax(dim=1) == y).float().mean())
 
@@ -358,18 +339,15 @@ def train_torch(split, batch_size: int, epochs: int | None = None, updates: int 
     for ``epochs`` epochs or ``updates`` updates (give one), batches shuffled by
     ``np.random.default_rng(seed)``. Curves are recorded at the end of every epoch and after
     the last update."""
-    import torch
-    from course_lib.torch import SGD, device
-
     max_epochs, max_updates = _check(batch_size, epochs, updates, lr)
-    dev = device()
+    dev = ctorch.device()
     x, y, xt, yt = (torch.as_tensor(a, device=dev) for a in split)
     model = torch_net(hidden, seed).to(dev)
-    opt = SGD(model.parameters(), lr=lr)
+    opt = ctorch.SGD(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     loss_c, acc_c, test_c, done, epoch = [], [], [], 0, 0
     start = time.perf_counter()
-    with _one_thread():
+    with ctorch.one_thread():
         while epoch < max_epochs and done < max_updates:
             for idx in batches(len(y), int(batch_size), rng):
                 idx = torch.as_tensor(idx, device=dev)
@@ -394,13 +372,14 @@ def train_mxnet(split, batch_size: int, epochs: int | None = None, updates: int 
     network of the same ``seed``), same batches, same loss (written out: Gluon's ``L2Loss``
     averages over the 10 outputs instead of summing), :class:`course_lib.mxnet.SGD` in a
     ``gluon.Trainer``."""
-    from course_lib.mxnet import SGD, context, mx
+    import course_lib.mxnet as cmx
+    import mxnet as mx
 
     max_epochs, max_updates = _check(batch_size, epochs, updates, lr)
-    ctx = context()
+    ctx = cmx.context()
     x, y, xt, yt = (mx.nd.array(a, ctx=ctx) for a in split)
     net = torch_to_mxnet(torch_net(hidden, seed), ctx)
-    trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=lr))
+    trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=lr))
     rng = np.random.default_rng(seed)
     loss_c, acc_c, test_c, done, epoch = [], [], [], 0, 0
 
@@ -432,14 +411,9 @@ def top_eigenvalue(model, split, tol: float = 1e-3, seed: int = 0) -> float:
     """:math:`\\lambda_{max}`, the largest eigenvalue of the Hessian of the training loss
     (:func:`squared_error` on the whole training set, float64) at the model's weights, by
     Lanczos on Hessian-vector products (:func:`course_lib.hessian.top_eigenvalues`)."""
-    import copy
-
-    import torch
-    from course_lib import hessian
-
     m = copy.deepcopy(model).double().cpu()
     data = (torch.as_tensor(split.x_train, dtype=torch.float64), torch.as_tensor(split.y_train))
-    with _one_thread():
+    with ctorch.one_thread():
         return float(hessian.top_eigenvalues(m, squared_error, data, k=1, tol=tol, seed=seed).values[0])
 
 
@@ -447,14 +421,9 @@ def eps_sharpness(model, split, epsilon: float = 1e-2, maxiter: int = 10, seed: 
     """Keskar et al.'s :math:`\\epsilon`-sharpness in percent, on the whole training set
     (float64): the largest relative loss increase in the box
     :math:`|\\delta_i| \\le \\epsilon(|\\theta_i|+1)` (:func:`course_lib.landscape.sharpness`)."""
-    import copy
-
-    import torch
-    from course_lib import landscape
-
     m = copy.deepcopy(model).double().cpu()
     data = (torch.as_tensor(split.x_train, dtype=torch.float64), torch.as_tensor(split.y_train))
-    with _one_thread():
+    with ctorch.one_thread():
         return float(landscape.sharpness(m, squared_error, data, epsilon=epsilon, maxiter=maxiter,
                                          seed=seed))
 
@@ -462,11 +431,6 @@ def eps_sharpness(model, split, epsilon: float = 1e-2, maxiter: int = 10, seed: 
 def interpolation(model_a, model_b, split, alphas=None) -> dict:
     """Loss (:func:`squared_error`) and accuracy, on the training and the test set, along
     :math:`\\theta(\\alpha) = (1-\\alpha)\\theta_a + \\alpha\\theta_b` (float64)."""
-    import copy
-
-    import torch
-    from course_lib import landscape
-
     alphas = np.linspace(-1.0, 2.0, 31) if alphas is None else np.asarray(alphas, dtype=float)
     a = copy.deepcopy(model_a).double().cpu()
     b = copy.deepcopy(model_b).double().cpu()
@@ -490,8 +454,6 @@ def draw_noise(noise: dict, n: int, batch_size: int | None = None, axes=None):
     """Left: mean squared deviation of minibatch gradients from the full gradient, measured and
     :func:`noise_theory`; right: mean cosine with the full gradient. ``batch_size`` highlights
     one batch size (the playground's slider)."""
-    import matplotlib.pyplot as plt
-
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     ax, bx = axes
@@ -524,8 +486,6 @@ def draw_noise(noise: dict, n: int, batch_size: int | None = None, axes=None):
 def draw_interpolation(curves: dict, labels=("small batch", "large batch"), ax=None):
     """Keskar et al.'s Figure 3 in miniature: cross-entropy (left axis) and accuracy (right
     axis) on the training and the test set along the line between two solutions."""
-    import matplotlib.pyplot as plt
-
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 4))
     a = curves["alphas"]

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from typing import Dict, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
 from course_lib import constrained as C
+from course_lib import data, models
+from course_lib.hessian import classify
 from course_lib.plotting import contour
 
 __all__ = ["grid_starts", "PROBLEMS", "landing", "basin_shares", "saddle_hessian",
@@ -51,7 +55,6 @@ def saddle_hessian(problem: C.TwoObjectives, alpha: float):
     p = problem.stationary_position(alpha)
     if p is None:
         raise ValueError(f"L0 + {alpha} L1 has no stationary point inside the front")
-    from course_lib.hessian import classify  # imports torch: only when asked
 
     theta = problem.theta_at(p)
     eig = np.linalg.eigvalsh(problem.combined(alpha).hessian(theta))
@@ -133,8 +136,6 @@ def draw_alpha(alpha: float, starts=None, steps: int = 400):
     """Figure for one weight ``alpha``: per front, objective space (the front, the lowest
     line ``L0 + alpha L1 = const`` touching it, where descent lands) and parameter space
     (contours of ``L0 + alpha L1`` and the paths from a grid of starts)."""
-    import matplotlib.pyplot as plt
-
     starts = grid_starts(5) if starts is None else starts
     fig, axes = plt.subplots(2, 2, figsize=(9, 8.2))
     for row, (name, problem) in enumerate(PROBLEMS.items()):
@@ -180,8 +181,6 @@ def draw_methods(runs_by_problem: Dict[str, Dict[str, C.Trajectory]], epsilon: f
     """Figure for one ``epsilon``: per front, the four methods' paths in objective space (from
     start ``path``) and the multiplier over time: BDMM's and MDMM's as they evolve, the
     dual's fixed value as a flat line over all steps (hard-constraint-first has none)."""
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(2, 2, figsize=(9.5, 8))
     for row, (name, runs) in enumerate(runs_by_problem.items()):
         problem = PROBLEMS[name]
@@ -229,9 +228,6 @@ def train_digits_torch(budget=None, epochs: int = 10, damping: float = 0.01, lr:
     its parameters ``L1 = |theta|^2 <= budget`` with :class:`course_lib.constrained.Lagrangian`
     (MDMM; plain SGD when ``budget`` is None). Returns per-epoch lists ``ce``, ``norm2``,
     ``multiplier``, the initial ``norm2_init`` and the final ``test_accuracy``."""
-    import torch
-    from course_lib import data, models
-
     x, y, xt, yt = data.to_torch(*data.digits(seed=seed))
     model = models.torch_mlp([64, hidden, 10], seed=seed).to(x.device)
     params = list(model.parameters())
@@ -265,13 +261,13 @@ def train_digits_mxnet(budget=None, epochs: int = 10, damping: float = 0.01, lr:
     """The Gluon twin of :func:`train_digits_torch`: the same MDMM step written with
     :func:`course_lib.constrained.multiplier_force` and
     :func:`course_lib.constrained.multiplier_step` around a ``gluon.Trainer``."""
-    from course_lib import data, models
-    from course_lib.mxnet import SGD, mx
+    import course_lib.mxnet as cmx
+    import mxnet as mx
 
     x, y, xt, yt = data.to_mxnet(*data.digits(seed=seed))
     net = models.mxnet_mlp([64, hidden, 10], seed=seed)
     params = [p.data() for p in net.collect_params().values()]
-    trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=lr))
+    trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=lr))
     ce_loss = mx.gluon.loss.SoftmaxCrossEntropyLoss()
     rng = np.random.default_rng(seed)
     lam = 0.0

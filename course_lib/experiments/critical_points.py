@@ -28,9 +28,18 @@ import math
 import time
 from typing import NamedTuple, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
+from matplotlib.colors import LogNorm
+from scipy.stats import spearmanr
+from sklearn.datasets import load_diabetes
 
+import course_lib.torch as ctorch
 from course_lib import _checks, config, descent, hessian
+from course_lib.gauss_newton import GGNOperator
+from course_lib.models import torch_mlp
+from course_lib.plotting import contour, trajectories
 from course_lib.surfaces import Surface
 
 __all__ = [
@@ -132,9 +141,6 @@ def draw_escape(surface: Surface, point, angle: float, eps: float, lr: float, st
     the critical point per step (log scale). At 90 degrees the start lies on the positive
     eigenvector: descent first slides back towards the saddle.
     """
-    import matplotlib.pyplot as plt
-    from course_lib.plotting import contour, trajectories
-
     point = np.asarray(point, dtype=float)
     values, vectors = unit_eigenvectors(surface, point)
     neg, pos = vectors[:, 0], vectors[:, 1]
@@ -175,8 +181,6 @@ def diabetes(dtype=np.float32):
     network that predicts 0 everywhere has a mean squared error of exactly 1. Returns
     ``(X, y)`` as numpy arrays of shapes (442, 10) and (442, 1).
     """
-    from sklearn.datasets import load_diabetes
-
     x, y = load_diabetes(return_X_y=True)
     x = (x - x.mean(axis=0)) / x.std(axis=0)
     y = (y - y.mean()) / y.std()
@@ -189,8 +193,6 @@ def scale_init(model, scale: float):
     A small scale starts training next to :math:`\\theta = 0`, which for a tanh network is a
     critical point (every unit outputs 0, so no weight gets a gradient) and a saddle.
     """
-    import torch
-
     _checks.nonnegative("scale", scale)
     with torch.no_grad():
         for p in model.parameters():
@@ -201,8 +203,6 @@ def scale_init(model, scale: float):
 def torch_to_mxnet(model, net):
     """Copy the weights of a torch ``nn.Sequential`` of Linear layers into the matching Gluon
     ``Sequential`` of Dense layers (both store weights as (out, in)); returns ``net``."""
-    import torch
-
     dense = [layer for layer in net if hasattr(layer, "weight")]
     linear = [layer for layer in model if isinstance(layer, torch.nn.Linear)]
     if len(dense) != len(linear):
@@ -215,52 +215,32 @@ def torch_to_mxnet(model, net):
 
 
 # --------------------------------------------------------------------------- saddle census
-def _ensemble_module():
-    import torch
+class Ensemble(torch.nn.Module):
+    """``runs`` independent copies of the network ``d -> hidden (tanh) -> 1``, evaluated
+    together: one parameter matrix ``theta`` of shape (runs, n), row r laid out like
+    :func:`course_lib.hessian.parameter_vector` of ``torch_mlp([d, hidden, 1], "tanh")``.
 
-    class Ensemble(torch.nn.Module):
-        """``runs`` independent copies of the network ``d -> hidden (tanh) -> 1``, evaluated
-        together: one parameter matrix ``theta`` of shape (runs, n), row r laid out like
-        :func:`course_lib.hessian.parameter_vector` of ``torch_mlp([d, hidden, 1], "tanh")``.
+    Running the copies as one batched model costs about as much as a single run on a
+    CPU (small networks are limited by per-operation overhead, not arithmetic). Because
+    the total loss is the *sum* of the runs' losses and no parameter is shared, its
+    gradient and its Hessian split into the runs' own (the Hessian is block diagonal).
+    """
 
-        Running the copies as one batched model costs about as much as a single run on a
-        CPU (small networks are limited by per-operation overhead, not arithmetic). Because
-        the total loss is the *sum* of the runs' losses and no parameter is shared, its
-        gradient and its Hessian split into the runs' own (the Hessian is block diagonal).
-        """
+    def __init__(self, theta, d: int, hidden: int):
+        super().__init__()
+        if theta.shape[1] != d * hidden + 2 * hidden + 1:
+            raise ValueError(f"theta must have {d * hidden + 2 * hidden + 1} columns, got {theta.shape[1]}")
+        self.d, self.hidden = d, hidden
+        self.theta = torch.nn.Parameter(theta.clone())
 
-        def __init__(self, theta, d: int, hidden: int):
-            super().__init__()
-            if theta.shape[1] != d * hidden + 2 * hidden + 1:
-                raise ValueError(f"theta must have {d * hidden + 2 * hidden + 1} columns, got {theta.shape[1]}")
-            self.d, self.hidden = d, hidden
-            self.theta = torch.nn.Parameter(theta.clone())
-
-        def forward(self, x):
-            d, h, t = self.d, self.hidden, self.theta
-            w1 = t[:, :d * h].reshape(-1, h, d)
-            b1 = t[:, d * h:d * h + h]
-            w2 = t[:, d * h + h:d * h + 2 * h]
-            b2 = t[:, -1:]
-            hidden = torch.tanh(torch.matmul(x, w1.transpose(1, 2)) + b1[:, None, :])
-            return (hidden @ w2[:, :, None])[..., 0] + b2                      # (runs, N)
-
-    return Ensemble
-
-
-def __getattr__(name):
-    # Ensemble subclasses torch.nn.Module; built on first use so that importing this module
-    # does not import torch.
-    if name == "Ensemble":
-        return _ensemble_module()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _one_thread():
-    """Torch on one CPU thread inside a ``with`` block (:func:`course_lib.torch.one_thread`)."""
-    from course_lib.torch import one_thread
-
-    return one_thread()
+    def forward(self, x):
+        d, h, t = self.d, self.hidden, self.theta
+        w1 = t[:, :d * h].reshape(-1, h, d)
+        b1 = t[:, d * h:d * h + h]
+        w2 = t[:, d * h + h:d * h + 2 * h]
+        b2 = t[:, -1:]
+        hidden = torch.tanh(torch.matmul(x, w1.transpose(1, 2)) + b1[:, None, :])
+        return (hidden @ w2[:, :, None])[..., 0] + b2                      # (runs, N)
 
 
 def census_loss(outputs, targets):
@@ -296,8 +276,6 @@ def _ensemble_hessians(ensemble, x, y, operator=None):
     j-th unit vector repeated in every run (the blocks do not interact). ``operator``
     (default :class:`course_lib.hessian.HessianOperator`) may be another curvature
     operator class, such as :class:`course_lib.gauss_newton.GGNOperator`."""
-    import torch
-
     op = (operator or hessian.HessianOperator)(ensemble, census_loss, (x, y))
     runs, n = ensemble.theta.shape
     blocks = torch.empty(runs, n, n, dtype=torch.float64)
@@ -327,35 +305,27 @@ def saddle_census(runs: int = 24, hidden: int = 8, train_steps: int = 300, searc
        its eigenvalues, :func:`course_lib.hessian.minimum_ratio` and
        :func:`course_lib.hessian.classify`.
     """
-    import torch
-    from course_lib.models import torch_mlp
-    from course_lib.torch import Adam
-
     for name, value in (("runs", runs), ("hidden", hidden), ("search_steps", search_steps)):
         if int(value) < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
     if train_steps < 0:
         raise ValueError(f"train_steps must be >= 0, got {train_steps}")
-    with _one_thread():
+    with ctorch.one_thread():
         return _saddle_census(runs, hidden, train_steps, search_steps, lr, seed, progress)
 
 
 def _saddle_census(runs, hidden, train_steps, search_steps, lr, seed, progress):
-    import torch
-    from course_lib.models import torch_mlp
-    from course_lib.torch import Adam
-
     start = time.perf_counter()
     x, y = diabetes(np.float64)
     x, y = torch.as_tensor(x), torch.as_tensor(y)
     d = x.shape[1]
     theta = torch.stack([hessian.parameter_vector(torch_mlp([d, hidden, 1], "tanh", seed=seed + r)).double()
                          for r in range(runs)])
-    ensemble = _ensemble_module()(theta, d, hidden)
+    ensemble = Ensemble(theta, d, hidden)
     stops = np.round(np.geomspace(1, train_steps + 1, runs)).astype(int) - 1
     snapshots = ensemble.theta.detach().clone()
     # Adam is elementwise, so the runs packed in one tensor are trained exactly as if apart.
-    optimizer = Adam(ensemble.parameters(), lr=lr)
+    optimizer = ctorch.Adam(ensemble.parameters(), lr=lr)
     steps = range(train_steps)
     if progress:
         steps = config.progress(steps, desc="training the runs")
@@ -402,9 +372,6 @@ def _saddle_census(runs, hidden, train_steps, search_steps, lr, seed, progress):
 def census_member(census: Census, run: int):
     """Run ``run`` of a census as an ordinary ``torch_mlp([10, hidden, 1], "tanh")`` (float64),
     e.g. for :func:`course_lib.hessian.escape_direction` or :func:`course_lib.hessian.full_hessian`."""
-    import torch
-    from course_lib.models import torch_mlp
-
     model = torch_mlp([10, census.hidden, 1], "tanh").double()
     hessian.load_parameter_vector(model, torch.as_tensor(census.parameters[run]))
     return model
@@ -413,9 +380,6 @@ def census_member(census: Census, run: int):
 def draw_census(census: Census, ax=None):
     """Minimum ratio (share of positive Hessian eigenvalues) against training loss, one dot per
     point found, colored by its gradient norm."""
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import LogNorm
-
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.2))
     dots = ax.scatter(census.minimum_ratio, census.loss, c=census.grad_norm, cmap="viridis",
@@ -434,8 +398,6 @@ def draw_census(census: Census, ax=None):
 
 def draw_spectra(census: Census, runs: Sequence[int], ax=None):
     """Histograms of the Hessian eigenvalues of a few census points (symmetric-log axis)."""
-    import matplotlib.pyplot as plt
-
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.5))
     lam = census.eigenvalues
@@ -486,7 +448,7 @@ def hessian_cost(model, loss_fn, data, repeats: int = 3) -> dict:
         loss_fn(model(x), y).backward()
 
     times = {}
-    with _one_thread():
+    with ctorch.one_thread():
         times = _best_times(gradient, lambda: hessian.full_hessian(model, loss_fn, data), repeats)
     model.zero_grad()
     return {"parameters": n, **times}
@@ -521,17 +483,13 @@ def train_torch_net(hidden: int = 8, steps: int = 300, lr: float = 0.1, seed: in
                     init_scale: float = 1.0) -> NetRun:
     """Full-batch gradient descent (:class:`course_lib.torch.SGD`) of ``10 -> hidden (tanh) -> 1``
     on :func:`diabetes`, loss :math:`\\frac1N\\sum_i (f(x_i) - y_i)^2`, in float64."""
-    import torch
-    from course_lib.models import torch_mlp
-    from course_lib.torch import SGD
-
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     x, y = (torch.as_tensor(a) for a in diabetes(np.float64))
     model = scale_init(torch_mlp([10, hidden, 1], "tanh", seed=seed).double(), init_scale)
-    optimizer = SGD(model.parameters(), lr=lr)
+    optimizer = ctorch.SGD(model.parameters(), lr=lr)
     losses = np.empty(steps)
-    with _one_thread():
+    with ctorch.one_thread():
         for t in range(steps):
             optimizer.zero_grad()
             loss = torch.nn.functional.mse_loss(model(x), y)
@@ -549,13 +507,12 @@ def train_mxnet_net(hidden: int = 8, steps: int = 300, lr: float = 0.1, seed: in
     torch network of the same ``seed`` with :func:`torch_to_mxnet`), the same loss (written
     out as a mean of squares; Gluon's ``L2Loss`` has a factor 1/2) and
     :class:`course_lib.mxnet.SGD`, in float64."""
-    import torch
-    from course_lib.models import torch_mlp
-    from course_lib.mxnet import SGD, context, mx
+    import course_lib.mxnet as cmx
+    import mxnet as mx
 
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    ctx = context()
+    ctx = cmx.context()
     xn, yn = diabetes(np.float64)
     x, y = mx.nd.array(xn, ctx=ctx, dtype="float64"), mx.nd.array(yn, ctx=ctx, dtype="float64")
     start = scale_init(torch_mlp([10, hidden, 1], "tanh", seed=seed).double(), init_scale)
@@ -564,7 +521,7 @@ def train_mxnet_net(hidden: int = 8, steps: int = 300, lr: float = 0.1, seed: in
     net.initialize(ctx=ctx)
     net.cast("float64")
     torch_to_mxnet(start, net)
-    trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=lr))
+    trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=lr))
     losses = np.empty(steps)
     for t in range(steps):
         with mx.autograd.record():
@@ -576,7 +533,6 @@ def train_mxnet_net(hidden: int = 8, steps: int = 300, lr: float = 0.1, seed: in
     layers = [layer for layer in net if hasattr(layer, "weight")]
     flat = np.concatenate([np.concatenate([l.weight.data().asnumpy().ravel(), l.bias.data().asnumpy().ravel()])
                            for l in layers])
-    del torch
     return NetRun("MXNet", losses, final, flat, net)
 
 
@@ -585,8 +541,6 @@ def census_summary(census: Census) -> dict:
     counts of each kind, median gradient norm before and after the search, and the Spearman
     rank correlation between training loss and minimum ratio (negative: lower loss, more
     positive curvature)."""
-    from scipy.stats import spearmanr
-
     kinds, counts = np.unique(census.kinds, return_counts=True)
     return {
         "points": int(len(census.loss)),
@@ -612,9 +566,6 @@ def draw_critical_points(found: dict, axes=None):
 
     ``found`` maps a :class:`~course_lib.surfaces.Surface` to its :class:`CriticalPoints`
     (from :func:`critical_points_2d`); one panel per surface."""
-    import matplotlib.pyplot as plt
-    from course_lib.plotting import contour
-
     if axes is None:
         _, axes = plt.subplots(1, len(found), figsize=(4.2 * len(found), 4))
     for ax, (surface, cps) in zip(np.atleast_1d(axes), found.items()):
@@ -636,12 +587,9 @@ def census_gauss_newton(census: Census) -> np.ndarray:
     """Eigenvalues (runs, n), ascending, of the generalized Gauss-Newton matrix
     :math:`G = J^\\top H_{out} J` (:class:`course_lib.gauss_newton.GGNOperator`) at every
     point of ``census``: the same points, loss and float64 precision as its Hessians."""
-    import torch
-    from course_lib.gauss_newton import GGNOperator
-
     x, y = (torch.as_tensor(a) for a in diabetes(np.float64))
-    with _one_thread():
-        ensemble = _ensemble_module()(torch.as_tensor(census.parameters), x.shape[1], census.hidden)
+    with ctorch.one_thread():
+        ensemble = Ensemble(torch.as_tensor(census.parameters), x.shape[1], census.hidden)
         blocks, _ = _ensemble_hessians(ensemble, x, y, GGNOperator)
         return torch.linalg.eigvalsh(blocks).numpy()
 
@@ -649,8 +597,6 @@ def census_gauss_newton(census: Census) -> np.ndarray:
 def draw_gauss_newton_census(census: Census, ggn_eigenvalues: np.ndarray, ax=None):
     """Training loss against the minimum ratio (share of positive eigenvalues) of the
     Hessian and of the Gauss-Newton matrix at the same census points."""
-    import matplotlib.pyplot as plt
-
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.2))
     ax.scatter(census.minimum_ratio, census.loss, color="C0", edgecolor="k", linewidth=0.4,
@@ -679,15 +625,11 @@ def symlog_edges(values, floor: float = 1e-6, per_decade: int = 3) -> np.ndarray
 def draw_curvature_spectra(census: Census, run: int, ax=None):
     """Eigenvalue histograms (symmetric-log axis) of H, of G and of the residual term
     :math:`R = H - G` at census point ``run``."""
-    import matplotlib.pyplot as plt
-    import torch
-    from course_lib.gauss_newton import GGNOperator
-
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.8))
     member = census_member(census, run)
     x, y = (torch.as_tensor(a) for a in diabetes(np.float64))
-    with _one_thread():
+    with ctorch.one_thread():
         H = hessian.full_hessian(member, torch.nn.functional.mse_loss, (x, y))
         G = hessian.full_hessian(GGNOperator(member, torch.nn.functional.mse_loss, (x, y)))
     spectra = {"Hessian H": np.linalg.eigvalsh(H), "Gauss-Newton G": np.linalg.eigvalsh(G),
@@ -719,9 +661,6 @@ def fit_sinc_network(n_points: int, seed: int = 0, hidden: int = 128, max_iter: 
     """A ``1 -> hidden (ReLU) -> 1`` network (float64, PyTorch's default initialization with
     ``seed``) fitted to :func:`sinc_data` by full-batch L-BFGS on the mean squared error.
     Returns ``(model, x, y)`` with torch tensors."""
-    import torch
-    from course_lib.models import torch_mlp
-
     x, y = (torch.as_tensor(a) for a in sinc_data(n_points))
     model = torch_mlp([1, hidden, 1], "relu", seed=seed).double()
     search = torch.optim.LBFGS(model.parameters(), max_iter=max_iter, history_size=50,
@@ -734,7 +673,7 @@ def fit_sinc_network(n_points: int, seed: int = 0, hidden: int = 128, max_iter: 
         loss.backward()
         return loss
 
-    with _one_thread():
+    with ctorch.one_thread():
         search.step(closure)
     return model, x, y
 
@@ -776,11 +715,8 @@ def homework_minimum_ratio(model, x, y) -> HomeworkRatio:
     eigenvalues came from a float32 symmetric eigensolver, and the ratio counted those above
     zero. Here G comes from :class:`course_lib.gauss_newton.GGNOperator`.
     """
-    import torch
-    from course_lib.gauss_newton import GGNOperator
-
     mse = torch.nn.functional.mse_loss
-    with _one_thread():
+    with ctorch.one_thread():
         G = hessian.full_hessian(GGNOperator(model, mse, (x, y)))
         op = hessian.HessianOperator(model, mse, (x, y))
         H = np.linalg.eigvalsh(hessian.full_hessian(op))

@@ -18,8 +18,12 @@ import functools
 import warnings
 from typing import Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogFormatter
+from numpy.polynomial import Legendre, legendre
 
+import course_lib.torch as ctorch
 from course_lib import _checks, config, data, models
 
 __all__ = ["example_curves", "PLAIN_MLP", "train_plain_mlp", "depth_sweep",
@@ -75,9 +79,6 @@ def example_curves(epochs: int = 30, seed: int = 0) -> dict:
 def plot_curves(cases: dict, diagnoses: dict | None = None, ncols: int = 4):
     """One small panel per case of :func:`example_curves` (log-scale loss per epoch), titled
     with the doctor's verdict when ``diagnoses`` maps the same keys to Diagnosis objects."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import LogFormatter
-
     nrows = -(-len(cases) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), sharex=True)
     axes = np.atleast_1d(axes).ravel()
@@ -133,18 +134,18 @@ def train_plain_mlp(depth: int, seed: int = 0, framework: str = "torch",
     cfg = PLAIN_MLP
     sizes = [split.x_train.shape[1]] + [cfg["width"]] * int(depth) + [10]
     if framework == "torch":
-        from course_lib.torch import SGD
-
         x, y, x_val, y_val = data.to_torch(*split)
         net = models.torch_mlp(sizes, activation=cfg["activation"], batch_norm=batch_norm,
                                seed=seed).to(x.device)
-        return models.train_torch(net, SGD(net.parameters(), lr=cfg["lr"]), x, y, cfg["epochs"],
-                                  cfg["batch_size"], x_val=x_val, y_val=y_val, seed=seed)
-    from course_lib.mxnet import SGD, mx
+        optimizer = ctorch.SGD(net.parameters(), lr=cfg["lr"])
+        return models.train_torch(net, optimizer, x, y, cfg["epochs"], cfg["batch_size"],
+                                  x_val=x_val, y_val=y_val, seed=seed)
+    import course_lib.mxnet as cmx
+    import mxnet as mx
 
     x, y, x_val, y_val = data.to_mxnet(*split)
     net = models.mxnet_mlp(sizes, activation=cfg["activation"], batch_norm=batch_norm, seed=seed)
-    trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=cfg["lr"]))
+    trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=cfg["lr"]))
     return models.train_mxnet(net, trainer, x, y, cfg["epochs"], cfg["batch_size"],
                               x_val=x_val, y_val=y_val, seed=seed)
 
@@ -178,13 +179,11 @@ def mismatch_run_torch(split: data.Split, n: int, n_val: int = 300, epochs: int 
                        seed: int = 0):
     """PyTorch: train the :data:`MISMATCH_MLP` on ``n`` training images of ``split``
     (validated on its first ``n_val``); returns ``(history, accuracy on split's test set)``."""
-    from course_lib.torch import SGD
-
     cfg = MISMATCH_MLP
     x_all, y_all, x_test, y_test = data.to_torch(*split)
     x, y = x_all[n_val:n_val + n], y_all[n_val:n_val + n]
     net = models.torch_mlp(cfg["sizes"], activation="relu", seed=seed).to(x.device)
-    history = models.train_torch(net, SGD(net.parameters(), lr=cfg["lr"]), x, y, epochs,
+    history = models.train_torch(net, ctorch.SGD(net.parameters(), lr=cfg["lr"]), x, y, epochs,
                                  cfg["batch_size"], x_val=x_all[:n_val], y_val=y_all[:n_val],
                                  seed=seed)
     return history, models.torch_accuracy(net, x_test, y_test)
@@ -194,13 +193,14 @@ def mismatch_run_mxnet(split: data.Split, n: int, n_val: int = 300, epochs: int 
                        seed: int = 0):
     """MXNet Gluon twin of :func:`mismatch_run_torch` (``course_lib.mxnet.SGD`` in a
     ``gluon.Trainer``); returns ``(history, accuracy on split's test set)``."""
-    from course_lib.mxnet import SGD, mx
+    import course_lib.mxnet as cmx
+    import mxnet as mx
 
     cfg = MISMATCH_MLP
     x_all, y_all, x_test, y_test = data.to_mxnet(*split)
     x, y = x_all[n_val:n_val + n], y_all[n_val:n_val + n]
     net = models.mxnet_mlp(cfg["sizes"], activation="relu", seed=seed)
-    trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=cfg["lr"]))
+    trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=cfg["lr"]))
     history = models.train_mxnet(net, trainer, x, y, epochs, cfg["batch_size"],
                                  x_val=x_all[:n_val], y_val=y_all[:n_val], seed=seed)
     predicted = net(x_test).argmax(axis=1)
@@ -264,8 +264,6 @@ def fit_polynomial(x, y, degree: int, weight_decay: float = 0.0):
     ``c`` (the constant ``c_0`` is not penalized), the minimum that gradient descent with
     weight decay converges to.
     """
-    from numpy.polynomial import Legendre, legendre
-
     _checks.integer("degree", degree, 0)
     _checks.nonnegative("weight_decay", weight_decay)
     if weight_decay > 0:
@@ -413,8 +411,6 @@ def _capacity_for_playground(n_train, noise, max_degree, seed, weight_decay):
 def _plain_log_axis(ax):
     """Log y axis with plain '1e-03' labels and no minor ticks: a playground draws many
     frames, and mathtext tick labels triple the time of each."""
-    from matplotlib.ticker import FuncFormatter
-
     ax.minorticks_off()
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0e}"))
 
@@ -424,8 +420,6 @@ def draw_capacity(degree: int, n_train: int, weight_decay: float = 0.0, noise: f
     """Playground figure: a polynomial fit of ``degree`` to ``n_train`` noisy points (left)
     and the training/validation error against degree for that amount of data (right), both
     with the L2 penalty ``weight_decay`` of :func:`fit_polynomial`."""
-    import matplotlib.pyplot as plt
-
     rng = np.random.default_rng(seed)
     x, y = sample_regression(n_train, noise, rng)
     degrees = list(range(max_degree + 1))
@@ -486,8 +480,6 @@ def leaderboard(n_submissions: int, n_public: int = 200, n_private: int = 200,
 def draw_leaderboard(n_submissions: int, n_public: int = 200, seed: int = 0):
     """Playground figure: the public scores of ``n_submissions`` random submissions, the one
     picked for its public score, and its private score."""
-    import matplotlib.pyplot as plt
-
     board = leaderboard(n_submissions, n_public=n_public, seed=seed)
     scores = board["public_scores"]
     fig, ax = plt.subplots(figsize=(7, 3.4))

@@ -6,9 +6,13 @@ steepest direction by ``1 - lr L`` each step, so it converges exactly when ``lr 
 """
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
+import course_lib.torch as ctorch
 from course_lib import descent
+from course_lib.plotting import contour, trajectories
 from course_lib.surfaces import Surface, quadratic
 
 __all__ = ["quartic", "final_loss", "stability_threshold", "first_order_error",
@@ -98,14 +102,11 @@ def regression_curvature(x: np.ndarray, half: bool = False) -> float:
 
 def regression_gd_torch(x_np, y_np, lr: float, steps: int = 100, seed: int = 0) -> float:
     """Full-batch gradient descent on a linear regression in PyTorch (``mse_loss``); the last loss."""
-    import torch
-
-    from course_lib.torch import SGD, device
-
-    x, y = torch.as_tensor(x_np, device=device()), torch.as_tensor(y_np, device=device())
+    device = ctorch.device()
+    x, y = torch.as_tensor(x_np, device=device), torch.as_tensor(y_np, device=device)
     torch.manual_seed(seed)
-    model = torch.nn.Linear(x.shape[1], 1).to(device=device(), dtype=x.dtype)
-    optimizer = SGD(model.parameters(), lr=lr)
+    model = torch.nn.Linear(x.shape[1], 1).to(device=device, dtype=x.dtype)
+    optimizer = ctorch.SGD(model.parameters(), lr=lr)
     for step in range(steps):
         optimizer.zero_grad()
         loss = torch.nn.functional.mse_loss(model(x).squeeze(1), y)
@@ -118,13 +119,13 @@ def regression_gd_mxnet(x_np, y_np, lr: float, steps: int = 100, seed: int = 0) 
     """The same in MXNet Gluon, whose ``L2Loss`` is half the squared error; the last loss."""
     import mxnet as mx
 
-    from course_lib.mxnet import SGD, context
+    import course_lib.mxnet as cmx
 
-    x, y = mx.nd.array(x_np, ctx=context()), mx.nd.array(y_np, ctx=context())
+    x, y = mx.nd.array(x_np, ctx=cmx.context()), mx.nd.array(y_np, ctx=cmx.context())
     mx.random.seed(seed)
     net = mx.gluon.nn.Dense(1, in_units=x.shape[1])
-    net.initialize(mx.init.Normal(0.5), ctx=context())
-    trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=lr))
+    net.initialize(mx.init.Normal(0.5), ctx=cmx.context())
+    trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=lr))
     l2 = mx.gluon.loss.L2Loss()
     for step in range(steps):
         with mx.autograd.record():
@@ -137,10 +138,6 @@ def regression_gd_mxnet(x_np, y_np, lr: float, steps: int = 100, seed: int = 0) 
 def draw_descent(lr_factor: float, condition: float, steps: int = 40):
     """Figure for the chapter's playground: gradient descent on a rotated quadratic with
     condition number ``condition`` at ``lr = lr_factor * 2 / L``: path and loss per step."""
-    import matplotlib.pyplot as plt
-
-    from course_lib.plotting import contour, trajectories
-
     surface = quadratic(condition=condition, angle=np.pi / 6)
     lr = lr_factor * 2.0 / surface.L
     result = descent.run("sgd", surface, np.array([[-2.5, 1.5]]), steps, lr=lr, bound=1e3)

@@ -13,9 +13,13 @@ import functools
 import math
 from typing import NamedTuple
 
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
-from course_lib import _checks, descent, losses
+import course_lib.torch as ctorch
+from course_lib import _checks, data, descent, losses, models
+from course_lib.plotting import contour, trajectories
 from course_lib.surfaces import Surface
 
 __all__ = [
@@ -208,10 +212,6 @@ def _plateau_runs(lr: float, steps: int):
 def draw_descent(start_w: float = -6.0, lr: float = 1.0, steps: int = 300):
     """Figure: both error surfaces side by side with the gradient-descent path from
     ``(start_w, 1)`` (one of :data:`PLATEAU_STARTS`), and the loss of both runs per step."""
-    import matplotlib.pyplot as plt
-
-    from course_lib.plotting import contour, trajectories
-
     starts = [s[0] for s in PLATEAU_STARTS]
     _checks.one_of("start_w", start_w, starts)
     i = starts.index(start_w)
@@ -276,10 +276,6 @@ def class_weight_experiment(n_per_class=(180, 20), center: float = 1.0, std: flo
 def draw_class_weights(run: ClassWeightRun):
     """Figure: the plain and the class-weighted cross-entropy surfaces with the descent
     paths, and the training data with the two decision boundaries ``x = -b / w``."""
-    import matplotlib.pyplot as plt
-
-    from course_lib.plotting import contour, trajectories
-
     x, y = run.train
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.9))
     for ax, (label, surface) in zip(axes, run.surfaces.items()):
@@ -310,17 +306,13 @@ def torch_linear_classifier(x, y, class_weights=None, epochs: int = 200, lr: flo
                             seed: int = 0):
     """Train ``nn.Linear(1, 2)`` (softmax regression, full batch) with PyTorch's weighted
     cross-entropy and :class:`course_lib.torch.SGD`; returns the trained model."""
-    import torch
-
-    from course_lib.torch import SGD
-
     torch.manual_seed(seed)
     model = torch.nn.Linear(1, 2).double()
     inputs = torch.tensor(np.asarray(x, dtype=float)[:, None])
     targets = torch.tensor(np.asarray(y))
     weight = None if class_weights is None else torch.tensor(np.asarray(class_weights, dtype=float))
     loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
-    optimizer = SGD(model.parameters(), lr=lr)
+    optimizer = ctorch.SGD(model.parameters(), lr=lr)
     for _ in range(epochs):
         optimizer.zero_grad()
         loss_fn(model(inputs), targets).backward()
@@ -333,7 +325,8 @@ def mxnet_linear_classifier(x, y, class_weights=None, epochs: int = 200, lr: flo
     """The Gluon twin of :func:`torch_linear_classifier`: ``nn.Dense(2)`` trained with
     ``SoftmaxCrossEntropyLoss`` whose ``sample_weight`` carries the class weights; the
     loss is divided by the sum of the weights, like PyTorch's weighted mean."""
-    from course_lib.mxnet import SGD, mx
+    import course_lib.mxnet as cmx
+    import mxnet as mx
 
     mx.random.seed(seed)
     net = mx.gluon.nn.Dense(2, in_units=1, dtype="float64")
@@ -343,7 +336,7 @@ def mxnet_linear_classifier(x, y, class_weights=None, epochs: int = 200, lr: flo
     weights = np.ones(2) if class_weights is None else np.asarray(class_weights, dtype=float)
     sample_weight = mx.nd.array(weights[np.asarray(y)][:, None], dtype="float64")
     loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
-    trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=lr))
+    trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=lr))
     total_weight = float(sample_weight.sum().asscalar())
     for _ in range(epochs):
         with mx.autograd.record():
@@ -363,18 +356,13 @@ def train_digits_torch(extra_softmax: bool, epochs: int = 3, lr: float = 0.1,
     """Train the digits MLP with ``F.cross_entropy`` and :class:`course_lib.torch.SGD`;
     with ``extra_softmax`` the network ends with ``nn.Softmax`` (the mistake: the loss
     applies a second softmax). Returns the :class:`course_lib.models.History`."""
-    import torch
-
-    from course_lib import data, models
-    from course_lib.torch import SGD, device
-
     split = data.digits(n_train=n_train)
-    x, y, x_test, y_test = data.to_torch(*split, device=device())
+    x, y, x_test, y_test = data.to_torch(*split, device=ctorch.device())
     model = models.torch_mlp(list(DIGITS_SIZES), seed=seed)
     if extra_softmax:
         model = torch.nn.Sequential(model, torch.nn.Softmax(dim=1))
     model = model.to(x.device)
-    return models.train_torch(model, SGD(model.parameters(), lr=lr), x, y, epochs=epochs,
+    return models.train_torch(model, ctorch.SGD(model.parameters(), lr=lr), x, y, epochs=epochs,
                               batch_size=batch_size, x_val=x_test, y_val=y_test, seed=seed)
 
 
@@ -382,14 +370,14 @@ def train_digits_mxnet(extra_softmax: bool, epochs: int = 3, lr: float = 0.1,
                        batch_size: int = 64, n_train: int = 1280, seed: int = 0):
     """The Gluon twin of :func:`train_digits_torch` (``SoftmaxCrossEntropyLoss``, which also
     takes logits, and :class:`course_lib.mxnet.SGD`)."""
-    from course_lib import data, models
-    from course_lib.mxnet import SGD, context, mx
+    import course_lib.mxnet as cmx
+    import mxnet as mx
 
     split = data.digits(n_train=n_train)
-    x, y, x_test, y_test = data.to_mxnet(*split, ctx=context())
-    net = models.mxnet_mlp(list(DIGITS_SIZES), seed=seed, ctx=context())
+    x, y, x_test, y_test = data.to_mxnet(*split, ctx=cmx.context())
+    net = models.mxnet_mlp(list(DIGITS_SIZES), seed=seed, ctx=cmx.context())
     if extra_softmax:
         net.add(mx.gluon.nn.Lambda(lambda out: mx.nd.softmax(out, axis=1)))
-    trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=lr))
+    trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=lr))
     return models.train_mxnet(net, trainer, x, y, epochs=epochs, batch_size=batch_size,
                               x_val=x_test, y_val=y_test, seed=seed)

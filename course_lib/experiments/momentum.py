@@ -11,9 +11,16 @@ and draws.
 """
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
-from course_lib import _checks, descent, rules, schedules
+import course_lib.torch as ctorch
+from course_lib import _checks, descent, rules, schedules, surfaces
+from course_lib.data import synthetic_regression, to_mxnet, to_torch
+from course_lib.experiments.gradient_descent import regression_curvature
+from course_lib.models import mxnet_mlp, torch_mlp, train_mxnet, train_torch
+from course_lib.plotting import contour, trajectories
 from course_lib.surfaces import Surface, quadratic
 
 __all__ = [
@@ -242,9 +249,6 @@ def regression_lr_bound(momentum: float, data=None) -> float:
     the regression problem: ``L`` is the largest curvature of its loss
     ``mean (w.x + b - y)^2 / 2`` (:func:`course_lib.experiments.gradient_descent.regression_curvature`
     with ``half=True``)."""
-    from course_lib.data import synthetic_regression
-    from course_lib.experiments.gradient_descent import regression_curvature
-
     x, _ = synthetic_regression() if data is None else data
     return 2.0 * (1.0 + momentum) / regression_curvature(x, half=True)
 
@@ -258,17 +262,11 @@ def regression_torch(momentum: float, lr: float = REGRESSION["lr"],
     ``decay_every`` epochs (``None``: constant). Returns ``(initial_loss, history)``, a
     :class:`course_lib.models.History` with the loss of every minibatch in ``step_loss``
     and the full-data loss per epoch in ``train_loss``."""
-    import torch
-
-    from course_lib.data import synthetic_regression, to_torch
-    from course_lib.models import torch_mlp, train_torch
-    from course_lib.torch import SGD
-
     x, y = to_torch(*(synthetic_regression() if data is None else data), device=device)
     model = torch_mlp((x.shape[1], 1), seed=seed).to(x.device)
     with torch.no_grad():
         initial = float(_half_mse(model(x), y))
-    optimizer = SGD(model.parameters(), lr=lr, momentum=momentum)
+    optimizer = ctorch.SGD(model.parameters(), lr=lr, momentum=momentum)
     scheduler = None
     if decay_every is not None:
         schedule = schedules.step_decay(lr, decay_every, REGRESSION["decay"])
@@ -287,9 +285,8 @@ def regression_mxnet(momentum: float, lr: float = REGRESSION["lr"],
     ``gluon.Trainer``, ``L2Loss``, the same decay (MXNet schedules count updates, so the
     decay comes every ``decay_every`` epochs' worth of updates).
     Returns ``(initial_loss, history)`` with the full-data loss per epoch."""
-    from course_lib.data import synthetic_regression, to_mxnet
-    from course_lib.models import mxnet_mlp, train_mxnet
-    from course_lib.mxnet import SGD, mx
+    import course_lib.mxnet as cmx
+    import mxnet as mx
 
     x_np, y_np = synthetic_regression() if data is None else data
     x, y = to_mxnet(x_np, y_np)
@@ -301,7 +298,7 @@ def regression_mxnet(momentum: float, lr: float = REGRESSION["lr"],
     if decay_every is not None:
         scheduler = schedules.to_mxnet(schedules.step_decay(
             lr, decay_every * updates_per_epoch, REGRESSION["decay"]))
-    optimizer = SGD(learning_rate=lr, momentum=momentum, lr_scheduler=scheduler)
+    optimizer = cmx.SGD(learning_rate=lr, momentum=momentum, lr_scheduler=scheduler)
     trainer = mx.gluon.Trainer(net.collect_params(), optimizer)
     history = train_mxnet(net, trainer, x, y, epochs, batch_size, loss_fn=loss_fn,
                           classification=False, seed=seed)
@@ -312,8 +309,6 @@ def regression_mxnet(momentum: float, lr: float = REGRESSION["lr"],
 def playground_surfaces() -> dict:
     """The playground's surfaces with the curvature ``L`` that sets their learning-rate
     unit (largest Hessian eigenvalue over the known minima) and their starting points."""
-    from course_lib import surfaces
-
     out = {}
     q = quadratic(condition=50.0, angle=np.pi / 6)
     angles = np.linspace(0, 2 * np.pi, 12, endpoint=False)
@@ -330,10 +325,6 @@ def draw_playground(surface_name: str, lr_times_L: float, momentum: float):
 
     Left: paths on the contour plot; right: the loss of every start per step.
     """
-    import matplotlib.pyplot as plt
-
-    from course_lib.plotting import contour, trajectories
-
     surface, L, starts, steps = playground_surfaces()[surface_name]
     lr = lr_times_L / L
     rule, hyper = ("sgd", {}) if momentum == 0 else ("momentum", {"momentum": momentum})
@@ -362,8 +353,6 @@ def draw_playground(surface_name: str, lr_times_L: float, momentum: float):
 def draw_ema_weights(gamma: float, steps: int = 60):
     """Bar chart of the EMA weights ``(1 - gamma) gamma^k`` against the age ``k`` of the
     value, with the window ``1 / (1 - gamma)`` marked."""
-    import matplotlib.pyplot as plt
-
     weights = ema_weights(gamma, steps)
     window = effective_window(gamma)
     fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -422,8 +411,6 @@ def draw_rates(q, start, steps: int = 200, axes=None):
     """Left: the rate of each eigen-direction against its curvature, for tuned gradient
     descent, the chapter's heavy ball and Polyak's (dots: the quadratic's two directions);
     right: the error along the flattest and the steepest direction per step."""
-    import matplotlib.pyplot as plt
-
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(11, 4))
     methods = _three(q)
@@ -438,8 +425,6 @@ def draw_rates(q, start, steps: int = 200, axes=None):
 def draw_condition(conditions, steps: dict, start, tol: float, ax=None):
     """Measured steps to tolerance against the condition number (log-log), each method with
     its fitted slope, and the prediction ``log(|e_0| / tol) / log(1 / rate)`` dotted."""
-    import matplotlib.pyplot as plt
-
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.2))
     kappas = np.asarray(conditions, float)
@@ -468,8 +453,6 @@ def draw_beta(momentum: float, condition: float = 100.0, start=(-2.5, 1.5), step
     (grey: Polyak's tuning); right, the error along the flattest and steepest direction.
     (Log scales are drawn as log10 on linear axes with fixed ticks: matplotlib's log-axis
     tick search would make each of the static page's frames several times slower.)"""
-    import matplotlib.pyplot as plt
-
     q = quadratic(condition=condition, angle=np.pi / 6)
     best_lr, best = optimal_heavy_ball(q.L, q.mu)
     lr = (1 + np.sqrt(momentum)) ** 2 / q.L

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 from typing import Dict, NamedTuple, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
+from torch.nn.utils import parameters_to_vector
 
-from course_lib import descent
-from course_lib import sampling as S
+import course_lib.torch as ctorch
+from course_lib import data, descent, models, rules, sampling as S
+from course_lib.plotting import contour
 from course_lib.surfaces import Surface
 
 __all__ = ["LogisticToy", "logistic_toy", "density_grid", "expected_vs_alpha",
@@ -163,9 +167,6 @@ def first_order_vs_alpha(toy: LogisticToy, alphas: Sequence[float], radius: floa
 def draw_density(toy: LogisticToy, alpha: float, estimates: Dict[str, np.ndarray] | None = None):
     """``p(Delta | theta)`` for one alpha on the logistic surface, with the sampled mean
     (of :func:`expected_vs_alpha`), Newton's step, the minimiser and the gradient direction."""
-    import matplotlib.pyplot as plt
-    from course_lib.plotting import contour
-
     s, theta = toy.surface, toy.theta
     fig, ax = plt.subplots(figsize=(6, 5.2))
     contour(ax, s, levels=18, log=False, n=80, alpha=0.35)
@@ -221,8 +222,6 @@ def draw_is_path(toy: LogisticToy, alpha: float, sigma: float, n: int, steps: in
     """The error-rate map of the toy, the paths of the importance-sampling optimizer from
     one start (one per seed), and the error along them. ``background`` is a precomputed
     :func:`error_map` (the slider redraws many frames)."""
-    import matplotlib.pyplot as plt
-
     extent, err = error_map(toy) if background is None else background
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(9.5, 3.8), gridspec_kw=dict(width_ratios=[1.5, 1]))
     im = ax.imshow(err, origin="lower", extent=extent, aspect="auto", cmap="Greys", vmin=0, vmax=1)
@@ -277,8 +276,6 @@ def draw_limits(near: Dict[str, np.ndarray], far: Dict[str, np.ndarray],
     """Left and middle: :func:`_draw_distances` for two results of
     :func:`expected_vs_alpha` (flat base); right: length of the sampled (every seed) and
     the exact ``E[Delta]`` on a ball (:func:`first_order_vs_alpha`)."""
-    import matplotlib.pyplot as plt
-
     fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(14, 4))
     _draw_distances(ax, near, "logistic toy, theta 0.7 from theta*")
     _draw_distances(bx, far, "Rosenbrock, theta = (-0.5, 0.25)")
@@ -302,17 +299,12 @@ def draw_limits(near: Dict[str, np.ndarray], far: Dict[str, np.ndarray],
 # ------------------------------------------------------------------------------ digits
 def digits_tensors(seed: int = 0, device=None):
     """The digits split as torch tensors ``(x_train, y_train, x_test, y_test)``."""
-    from course_lib import data
-
     split = data.digits(seed=seed)
     return data.to_torch(*split, device=device)
 
 
 def pretrained_mlp(x, y, seed: int = 0, epochs: int = 2, lr: float = 0.1, hidden: int = 32):
     """A 64-hidden-10 MLP trained briefly on cross-entropy (minibatch SGD, batch 64)."""
-    import torch
-    from course_lib import models
-
     model = models.torch_mlp([x.shape[1], hidden, 10], seed=seed).to(x.device)
     models.train_torch(model, torch.optim.SGD(model.parameters(), lr=lr), x, y, epochs=epochs,
                        batch_size=64, seed=seed)
@@ -358,16 +350,11 @@ def train_cross_entropy_torch(model, x, y, steps: int, lr: float = 0.1):
     (a drop-in for ``torch.optim.SGD``), training ``model`` in place.
     Returns ``(training error rate before and after each step (steps + 1,), final
     parameters as one flat vector)``."""
-    import torch
-    from torch.nn.utils import parameters_to_vector
-
-    from course_lib.torch import SGD
-
     def error():
         with torch.no_grad():
             return float((model(x).argmax(dim=1) != y).float().mean())
 
-    optimizer = SGD(model.parameters(), lr=lr)
+    optimizer = ctorch.SGD(model.parameters(), lr=lr)
     errors = [error()]
     for _ in range(steps):
         optimizer.zero_grad()
@@ -381,13 +368,14 @@ def train_cross_entropy_mxnet(net, x, y, steps: int, lr: float = 0.1):
     """The Gluon twin of :func:`train_cross_entropy_torch`: :class:`course_lib.mxnet.SGD`
     in a ``gluon.Trainer``, ``SoftmaxCrossEntropyLoss``, the whole training set as one
     batch (``trainer.step(N)`` divides the summed gradient by ``N``)."""
-    from course_lib.mxnet import SGD, mx
+    import course_lib.mxnet as cmx
+    import mxnet as mx
 
     def error():
         return float((net(x).argmax(axis=1) != y.astype("float32")).mean().asscalar())
 
     loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
-    trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=lr))
+    trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=lr))
     errors = [error()]
     for _ in range(steps):
         with mx.autograd.record():
@@ -400,8 +388,6 @@ def train_cross_entropy_mxnet(net, x, y, steps: int, lr: float = 0.1):
 
 
 def _reinforce_gradient(model, x, y, n, generator):
-    import torch
-
     model.zero_grad()
     loss, _ = S.reinforce_loss(model(x), y, n=n, generator=generator)
     loss.backward()
@@ -412,9 +398,6 @@ def train_reinforce(model, flat: S.FlatProblem, x, y, steps: int, lr: float = 1.
                     seed: int = 0):
     """Gradient ascent on the expected accuracy with REINFORCE estimates (``n`` sampled
     predictions per example): ``(errors (steps + 1,), final theta)``."""
-    import torch
-    from course_lib import rules
-
     generator = torch.Generator(device=x.device).manual_seed(seed)
     theta = flat.theta.copy()
     errors = [flat.error(theta)]
@@ -428,8 +411,6 @@ def train_reinforce(model, flat: S.FlatProblem, x, y, steps: int, lr: float = 1.
 
 def exact_expected_accuracy_gradient(model, x, y) -> np.ndarray:
     """Gradient of ``-mean_x p(label | x)``: what REINFORCE estimates, computed exactly."""
-    import torch
-
     model.zero_grad()
     (-torch.softmax(model(x), 1).gather(1, y[:, None]).mean()).backward()
     return torch.cat([p.grad.reshape(-1) for p in model.parameters()]).detach().cpu().double().numpy()
@@ -441,8 +422,6 @@ def estimator_spread(model, flat: S.FlatProblem, x, y, repeats: int = 50, n: int
     """Relative variance (:func:`course_lib.sampling.relative_variance`) of the two
     estimators at ``flat.theta``, each repeated ``repeats`` times with ``n`` samples:
     the importance-sampling update and the REINFORCE gradient (around its exact value)."""
-    import torch
-
     rng = np.random.default_rng(seed)
     theta = flat.theta
     guide = -lr_guide * flat.surrogate_grad(theta)
@@ -528,8 +507,6 @@ def draw_digits(results: Dict[str, Dict[str, np.ndarray]], ax=None, title=None):
     """Training accuracy along the steps for each method of :func:`compare_on_digits`
     or :func:`compare_on_digits_mxnet` (mean over runs, band: min to max); ``ax`` draws into
     an existing axis."""
-    import matplotlib.pyplot as plt
-
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 4))
     else:

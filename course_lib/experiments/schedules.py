@@ -20,9 +20,16 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from course_lib import _checks, descent, schedules
+import course_lib.torch as ctorch
+from course_lib import _checks, descent, rules, schedules
+from course_lib.data import digits, synthetic_regression, to_mxnet, to_torch
+from course_lib.models import mxnet_mlp, torch_mlp
+from course_lib.plotting import contour, trajectories
 from course_lib.surfaces import Surface, wb_valley
 
 __all__ = [
@@ -100,10 +107,6 @@ def burst_decays(eta: float | None = None, steps: int | None = None) -> dict:
 def draw_burst(decays=("step: x0.5 every 500", "constant")):
     """Three panels for the decays named: the paths on the valley (x = w, y = b), the loss
     above its minimum per step, and ``eta_t / sigma_t`` of the ``b`` coordinate."""
-    import matplotlib.pyplot as plt
-
-    from course_lib.plotting import contour, trajectories
-
     surface, all_decays = burst_surface(), burst_decays()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     contour(axes[0], surface)
@@ -168,8 +171,6 @@ def compose(decay: str, warmup: int = 0, lr: float = 1e-3, total: int = 1000):
 def draw_all_shapes(lr: float = 1e-3, total: int = 1000, warmup: int = 100):
     """One figure with every decay of :data:`DECAYS` (no warm-up) and, dashed, linear
     warm-up in front of cosine, over ``total`` steps."""
-    import matplotlib.pyplot as plt
-
     t = np.arange(total)
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for i, decay in enumerate(DECAYS):
@@ -190,9 +191,6 @@ def adam_regression(schedule, steps: int = 300, batch_size: int = 10, seed: int 
     examples, ``w = [2, -3.4]``, ``b = 4.2``), loss ``mean((w.x + b - y)^2)`` on minibatches
     of ``batch_size`` drawn at random, from ``w = b = 0``. Returns the distance of ``(w, b)``
     to the least-squares solution after each step, shape ``(steps + 1,)``."""
-    from course_lib import rules
-    from course_lib.data import synthetic_regression
-
     _checks.function("schedule", schedule, "a function t -> lr")
     x, y = synthetic_regression()
     x, y = x.astype(np.float64), y.astype(np.float64)
@@ -229,8 +227,6 @@ ROBBINS_MONRO = dict(eta0=0.1, tau=20, powers=(0, 0.5, 1, 2), steps=10_000,
 
 def _regression_rows():
     """The course's regression as rows ``a_i = [x_i, 1]``, targets, least-squares solution."""
-    from course_lib.data import synthetic_regression
-
     x, y = synthetic_regression()
     a = np.hstack([x, np.ones((len(x), 1))]).astype(np.float64)
     y = y.astype(np.float64)
@@ -271,8 +267,6 @@ def rms_distance(distances, start: int, stop: int) -> np.ndarray:
 def draw_robbins_monro(distances, labels):
     """Distance to the solution against the step (log-log): the median over seeds of each
     schedule of :func:`sgd_distances`, with the band from the lowest to the highest seed."""
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     steps = np.arange(distances.shape[-1])
     for i, (runs, label) in enumerate(zip(distances, labels)):
@@ -289,8 +283,6 @@ def draw_robbins_monro(distances, labels):
 def _plain_log_ticks(ax):
     """Label a log y axis as 1e-03 ... without mathtext (drawing frames is several times
     faster) and without minor labels."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
     ax.yaxis.set_major_locator(LogLocator(base=10, numticks=12))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0e}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
@@ -300,8 +292,6 @@ def draw_schedule(decay: str = "cosine", warmup: int = 0, lr: float = 0.1, total
     """For a Playground: left, the learning rate of ``compose(decay, warmup, lr, total)``;
     right, :func:`adam_regression` with it and with the constant ``lr``: distance to the
     least-squares solution per step."""
-    import matplotlib.pyplot as plt
-
     schedule = compose(decay, warmup, lr, total)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
     t = np.arange(total)
@@ -336,13 +326,6 @@ def _check_run(lr, warmup, steps):
     _checks.integer("steps", steps, 1)
 
 
-def _one_thread():
-    """Torch on one CPU thread inside a ``with`` block (:func:`course_lib.torch.one_thread`)."""
-    from course_lib.torch import one_thread
-
-    return one_thread()
-
-
 def _warmup_schedule(lr, warmup):
     base = schedules.constant(lr)
     return schedules.linear_warmup(base, int(warmup)) if warmup else base
@@ -352,8 +335,6 @@ def warmup_batches(steps: int, seed: int = 0):
     """The data and the minibatch indices every run of a seed uses: ``(split, idx)`` with
     ``idx`` of shape ``(steps, batch_size)`` drawn with replacement (numpy, seeded), so
     that PyTorch and MXNet see the same batches."""
-    from course_lib.data import digits
-
     split = digits()
     rng = np.random.default_rng(seed)
     return split, rng.integers(0, len(split.y_train), size=(steps, WARMUP["batch_size"]))
@@ -370,21 +351,15 @@ def warmup_run_torch(lr: float, warmup: int, seed: int = 0, steps: int | None = 
     Adam's step before the learning rate, ``|m_hat| / (sqrt(v_hat) + eps)``, read from the
     optimizer's state after each step: ``(losses, quartiles of shape (steps, 3))``.
     """
-    import torch
-
-    from course_lib import torch as ct
-    from course_lib.data import to_torch
-    from course_lib.models import torch_mlp
-
     steps = WARMUP["steps"] if steps is None else steps
     _check_run(lr, warmup, steps)
     split, idx = warmup_batches(steps, seed)
     x, y = to_torch(split.x_train, split.y_train)
     model = torch_mlp(WARMUP["sizes"], seed=seed).to(x.device)
-    optimizer = ct.Adam(model.parameters(), lr=lr)
+    optimizer = ctorch.Adam(model.parameters(), lr=lr)
     scheduler = schedules.to_torch(optimizer, _warmup_schedule(lr, warmup))
     losses, quartiles = np.empty(steps), []
-    with _one_thread():
+    with ctorch.one_thread():
         for t in range(steps):
             batch = torch.as_tensor(idx[t], device=x.device)
             optimizer.zero_grad()
@@ -399,8 +374,6 @@ def warmup_run_torch(lr: float, warmup: int, seed: int = 0, steps: int | None = 
 
 
 def _adam_normalized_step(optimizer, eps: float = 1e-8) -> np.ndarray:
-    import torch
-
     ratios = []
     for group in optimizer.param_groups:
         beta1, beta2 = group["betas"]
@@ -420,11 +393,9 @@ def warmup_run_mxnet(lr: float, warmup: int, seed: int = 0, steps: int | None = 
     ``lr_scheduler=course_lib.schedules.to_mxnet(schedule)`` in a ``gluon.Trainer``, the same
     batches. MXNet initializes with Xavier's rule (:func:`course_lib.models.mxnet_mlp`), so
     its numbers differ from PyTorch's."""
-    from course_lib import mxnet as cm
-    from course_lib.data import to_mxnet
-    from course_lib.models import mxnet_mlp
+    import course_lib.mxnet as cmx
 
-    mx = cm.mx
+    mx = cmx.mx
     steps = WARMUP["steps"] if steps is None else steps
     _check_run(lr, warmup, steps)
     split, idx = warmup_batches(steps, seed)
@@ -433,7 +404,7 @@ def warmup_run_mxnet(lr: float, warmup: int, seed: int = 0, steps: int | None = 
     scheduler = schedules.to_mxnet(_warmup_schedule(lr, warmup))
     # learning_rate must equal the scheduler's base_lr (its value at step 0), or MXNet
     # prints a warning and overwrites base_lr
-    optimizer = cm.Adam(learning_rate=scheduler.base_lr, lr_scheduler=scheduler)
+    optimizer = cmx.Adam(learning_rate=scheduler.base_lr, lr_scheduler=scheduler)
     trainer = mx.gluon.Trainer(net.collect_params(), optimizer)
     loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
     losses = np.empty(steps)
@@ -472,17 +443,11 @@ def first_step_torch(lr: float = 0.1, seed: int = 0) -> np.ndarray:
     """``|w_1 - w_0|`` of every weight after one step of :class:`course_lib.torch.Adam` on the
     :data:`WARMUP` network (first minibatch of ``seed``), for the weights whose gradient is
     nonzero. Adam's first step is ``lr g / (|g| + eps)``: every such weight moves by ``lr``."""
-    import torch
-
-    from course_lib import torch as ct
-    from course_lib.data import to_torch
-    from course_lib.models import torch_mlp
-
     split, idx = warmup_batches(1, seed)
     x, y = to_torch(split.x_train[idx[0]], split.y_train[idx[0]])
     model = torch_mlp(WARMUP["sizes"], seed=seed).to(x.device)
     before = [p.detach().clone() for p in model.parameters()]
-    optimizer = ct.Adam(model.parameters(), lr=lr)
+    optimizer = ctorch.Adam(model.parameters(), lr=lr)
     torch.nn.functional.cross_entropy(model(x), y).backward()
     grads = [p.grad.detach().clone() for p in model.parameters()]
     optimizer.step()
@@ -496,8 +461,6 @@ def draw_warmup(sweeps: dict):
     :func:`warmup_sweep`): the mean minibatch loss per step over the seeds, one color per
     learning rate, solid without warm-up and dashed with it; the black line is the loss of
     a uniform guess, log 10."""
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, len(sweeps), figsize=(6.5 * len(sweeps), 3.8), sharey=True,
                              squeeze=False)
     for ax, (name, sweep) in zip(axes[0], sweeps.items()):

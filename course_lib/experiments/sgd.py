@@ -22,8 +22,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
+from matplotlib.ticker import FuncFormatter
 
+import course_lib.torch as ctorch
 from course_lib import _checks, data, rules, schedules
 
 __all__ = ["per_example_gradients", "full_gradient", "regression_loss", "gradient_cost",
@@ -254,18 +258,14 @@ def train_torch(x, y, batch_size: int, lr: float, epochs: int = 5, decay_after: 
                 period: int = 10, seed: int = 0) -> RegressionRun:
     """Minibatch SGD on ``nn.Linear(d, 1)`` with :class:`course_lib.torch.SGD`; loss
     ``(yhat - y)^2 / 2`` averaged over the batch; lr set at the start of each epoch."""
-    import torch
-
-    from course_lib.torch import SGD, device
-
     _check_run(x, batch_size, lr, epochs, period)
-    X, Y = data.to_torch(x, y, device=device())
+    X, Y = data.to_torch(x, y, device=ctorch.device())
     net = torch.nn.Linear(x.shape[1], 1).to(X.device)
     w0, b0 = initial_parameters(x.shape[1])
     with torch.no_grad():
         net.weight.copy_(torch.as_tensor(w0).reshape(1, -1))
         net.bias.fill_(float(b0))
-    optimizer = SGD(net.parameters(), lr=lr)
+    optimizer = ctorch.SGD(net.parameters(), lr=lr)
     schedule = decayed_lr(lr, decay_after)
 
     def loss_fn(inputs, targets):
@@ -303,17 +303,18 @@ def train_mxnet(x, y, batch_size: int, lr: float, epochs: int = 5, decay_after: 
     """Minibatch SGD on ``gluon.nn.Dense(1)`` with :class:`course_lib.mxnet.SGD` in a Gluon
     Trainer; ``L2Loss`` is ``(yhat - y)^2 / 2`` per example and ``trainer.step(batch)``
     averages the summed gradient over the batch."""
-    from course_lib.mxnet import SGD, context, mx
+    import course_lib.mxnet as cmx
+    import mxnet as mx
 
     _check_run(x, batch_size, lr, epochs, period)
-    ctx = context()
+    ctx = cmx.context()
     X, Y = data.to_mxnet(x, y, ctx=ctx)
     net = mx.gluon.nn.Dense(1, in_units=x.shape[1])
     net.initialize(ctx=ctx)
     w0, b0 = initial_parameters(x.shape[1])
     net.weight.set_data(mx.nd.array(w0.reshape(1, -1), ctx=ctx))
     net.bias.set_data(mx.nd.array([b0], ctx=ctx))
-    trainer = mx.gluon.Trainer(net.collect_params(), SGD(learning_rate=lr))
+    trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=lr))
     loss_fn = mx.gluon.loss.L2Loss()
     net.hybridize()        # a compiled graph: a third less Python overhead per tiny batch
     loss_fn.hybridize()
@@ -422,16 +423,12 @@ def stability_grid(x, y, lrs, batch_sizes, epochs: int = 3, seed: int = 0) -> di
 def _plain_log_axis(ax):
     """Log y axis with plain '1e-03' labels and no minor ticks: a playground draws many
     frames, and mathtext tick labels triple the time of each."""
-    from matplotlib.ticker import FuncFormatter
-
     ax.minorticks_off()
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0e}"))
 
 
 def plot_runs(runs, ax=None, title: str = ""):
     """Loss (log scale) against epochs for a list of :class:`RegressionRun`."""
-    import matplotlib.pyplot as plt
-
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.6))
     for run in runs:
@@ -450,8 +447,6 @@ def plot_runs(runs, ax=None, title: str = ""):
 def draw_batch_lr(batch_size: int, lr: float, epochs: int = 5, seed: int = 0):
     """Playground figure: the numpy minibatch-SGD run on the standard regression for one
     batch size and learning rate, with the lr decay after epoch 2 marked."""
-    import matplotlib.pyplot as plt
-
     x, y = data.synthetic_regression()
     run = train_numpy(x, y, batch_size, lr, epochs=epochs, seed=seed)
     fig, ax = plt.subplots(figsize=(7, 3.4))
