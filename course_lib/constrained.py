@@ -78,7 +78,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from . import descent
+from . import _checks, descent
 from . import rules as _rules
 from .descent import _check_starts
 from .surfaces import Surface
@@ -90,15 +90,6 @@ __all__ = [
     "multiplier_force", "multiplier_step", "settling_time", "sweep_alpha",
     "Constraint", "Lagrangian", "hard_constraint_first_step",
 ]
-
-
-def _check_positive(name: str, value, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    ok = value >= 0 if allow_zero else value > 0
-    if not (ok and math.isfinite(value)):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'} and finite, got {value!r}")
-    return float(value)
 
 
 def _cos_sin(x):
@@ -129,8 +120,8 @@ class TwoObjectives:
     name: str = ""
 
     def __post_init__(self):
-        if not 0.0 <= self.waste <= 2.0:
-            raise ValueError(f"waste must lie in [0, 2] (the front is monotone there), got {self.waste!r}")
+        # in [0, 2] the front is monotone
+        _checks.number("waste", self.waste, 0.0, 2.0)
 
     @property
     def shape(self) -> str:
@@ -205,8 +196,7 @@ class TwoObjectives:
     # the true front -------------------------------------------------------------------
     def front(self, n: int = 201) -> np.ndarray:
         """``n`` points ``(L0, L1)`` of the exact Pareto front, from ``p = 0`` to ``p = 1``."""
-        if n < 2:
-            raise ValueError(f"n must be >= 2, got {n}")
+        n = _checks.integer("n", n, low=2)
         l0, l1, *_ = self._of_p(np.linspace(0.0, 1.0, n))
         return np.stack([l0, l1], -1)
 
@@ -214,7 +204,7 @@ class TwoObjectives:
         """The parameters ``(x, 0)`` with ``x`` in ``[0, 1]`` where the knob equals ``position``."""
         position = np.asarray(position, dtype=float)
         if np.any((position < 0) | (position > 1)):
-            raise ValueError("position must lie in [0, 1]")
+            raise ValueError(f"position must lie in [0, 1], got {position}")
         x = 2 / math.pi * np.arcsin(np.sqrt(position))
         return np.stack([x, np.zeros_like(x)], -1)
 
@@ -224,7 +214,7 @@ class TwoObjectives:
         On a concave front the interior stationary point is a maximum along the front,
         so the minimum is always an end point.
         """
-        alpha = _check_positive("alpha", alpha, allow_zero=True)
+        alpha = _checks.nonnegative("alpha", alpha)
         c = self.waste
         if c < 1:
             p = (alpha * (2 - c) - c) / (2 * (1 - c) * (1 + alpha))
@@ -238,7 +228,7 @@ class TwoObjectives:
 
         A minimum of the combined loss on a convex front, a saddle point on a concave one.
         """
-        alpha = _check_positive("alpha", alpha, allow_zero=True)
+        alpha = _checks.nonnegative("alpha", alpha)
         c = self.waste
         if c == 1:
             return None
@@ -251,7 +241,7 @@ class TwoObjectives:
         Its multiplier is ``lambda* = -dL0/dL1`` along the front. For ``epsilon >= 1`` the
         constraint is inactive: ``p = 0``, ``lambda* = 0``.
         """
-        epsilon = _check_positive("epsilon", epsilon)
+        epsilon = _checks.positive("epsilon", epsilon)
         c = self.waste
         if epsilon >= 1.0:
             p = 0.0
@@ -266,7 +256,7 @@ class TwoObjectives:
 
     def combined(self, alpha: float) -> Surface:
         """``L0 + alpha L1`` as a :class:`course_lib.surfaces.Surface` (for the numpy engine)."""
-        alpha = _check_positive("alpha", alpha, allow_zero=True)
+        alpha = _checks.nonnegative("alpha", alpha)
         weights = np.array([1.0, alpha])
 
         def f(x, y):
@@ -405,7 +395,7 @@ def linear_combination(problem: TwoObjectives, alpha, starts, steps: int, lr: fl
     theta = _check_starts(starts)
     alpha = np.broadcast_to(np.asarray(alpha, dtype=float), (len(theta),)).copy()
     if not (np.all(np.isfinite(alpha)) and np.all(alpha >= 0)):
-        raise ValueError("alpha must be finite and >= 0")
+        raise ValueError(f"alpha must be finite numbers >= 0, got {alpha}")
     weights = np.stack([np.ones_like(alpha), alpha], -1)
 
     def grad(theta):  # grad L0 + alpha grad L1, one alpha per start
@@ -436,12 +426,11 @@ def find_multiplier(violation_at: Callable, low: float = 0.0, high: float = 10.0
     jumps across zero instead of crossing it, and the refinement homes in on the jump.
     Any engine fits: ``violation_at`` may train a PyTorch model once per multiplier.
     """
-    low = _check_positive("low", low, allow_zero=True)
-    high = _check_positive("high", high)
+    low = _checks.nonnegative("low", low)
+    high = _checks.positive("high", high)
     if not high > low:
         raise ValueError(f"high must exceed low, got low={low}, high={high}")
-    if points < 2:
-        raise ValueError(f"points must be >= 2, got {points}")
+    points = _checks.integer("points", points, low=2)
     for _ in range(int(rounds)):
         grid = np.linspace(low, high, points)
         ok = np.asarray(violation_at(grid), dtype=float) <= 0
@@ -468,7 +457,7 @@ def solve_dual(problem: TwoObjectives, epsilon: float, starts, steps: int = 1000
     For each candidate multiplier the inner minimization keeps the best end point over
     ``starts`` (a global minimum as far as the starts can tell).
     """
-    epsilon = _check_positive("epsilon", epsilon)
+    epsilon = _checks.positive("epsilon", epsilon)
     starts = _check_starts(starts)
 
     searched = []
@@ -490,7 +479,7 @@ def solve_dual(problem: TwoObjectives, epsilon: float, starts, steps: int = 1000
 def _check_budgets(epsilon, n: int) -> np.ndarray:
     epsilon = np.broadcast_to(np.asarray(epsilon, dtype=float), (n,)).copy()
     if not (np.all(np.isfinite(epsilon)) and np.all(epsilon > 0)):
-        raise ValueError(f"epsilon must be > 0 and finite (a number or one per start), got {epsilon}")
+        raise ValueError(f"epsilon must be positive finite numbers (one, or one per start), got {epsilon}")
     return epsilon
 
 
@@ -538,11 +527,11 @@ def differential_multipliers(problem: TwoObjectives, epsilon, starts, steps: int
     The parameter step is ``rule`` (plain gradient descent by default) applied to the
     gradient of the Lagrangian. ``epsilon`` is a number or one budget per start.
     """
-    lr_multiplier = _check_positive("lr_multiplier", lr_multiplier)
-    damping = _check_positive("damping", damping, allow_zero=True)
+    lr_multiplier = _checks.positive("lr_multiplier", lr_multiplier)
+    damping = _checks.nonnegative("damping", damping)
     theta = _check_starts(starts)
     epsilon = _check_budgets(epsilon, len(theta))
-    lams = [np.full(len(theta), _check_positive("multiplier", multiplier, allow_zero=True))]
+    lams = [np.full(len(theta), _checks.nonnegative("multiplier", multiplier))]
 
     def grad(theta):  # of the Lagrangian in theta; then the ascent step on lambda
         violation = problem.losses(theta)[:, 1] - epsilon

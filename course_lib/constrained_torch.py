@@ -14,7 +14,8 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from .constrained import _check_positive, multiplier_force
+from . import _checks
+from .constrained import multiplier_force
 
 __all__ = ["Constraint", "Lagrangian", "hard_constraint_first_step"]
 
@@ -49,14 +50,13 @@ class Constraint(nn.Module):
         super().__init__()
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-        if kind not in ("le", "ge", "eq"):
-            raise ValueError(f"kind must be 'le', 'ge' or 'eq', got {kind!r}")
+        _checks.one_of("kind", kind, ("le", "ge", "eq"))
         self.fn = fn
         self.bound = float(bound)
         self.kind = kind
-        self.damping = _check_positive("damping", damping, allow_zero=True)
+        self.damping = _checks.nonnegative("damping", damping)
         if kind != "eq":
-            multiplier = _check_positive("multiplier", multiplier, allow_zero=True)
+            multiplier = _checks.nonnegative("multiplier", multiplier)
         self.multiplier = nn.Parameter(torch.tensor(float(multiplier)), requires_grad=trainable)
         if trainable:
             self.multiplier.register_hook(torch.neg)

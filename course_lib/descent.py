@@ -24,6 +24,7 @@ from functools import cached_property
 
 import numpy as np
 
+from . import _checks
 from . import rules as _rules
 from .surfaces import Surface
 
@@ -72,8 +73,8 @@ class Result:
 
     def _known_surface(self) -> Surface:
         if self.surface is None:
-            raise ValueError("Invalid use: this run had a gradient function, not a Surface; "
-                             "losses, gradient norms and minima are unknown (pass to=points)")
+            raise ValueError("surface must be known for losses, gradient norms and minima, got "
+                             "a run of a gradient function (pass to=points)")
         return self.surface
 
     def _targets(self, to) -> np.ndarray:
@@ -121,7 +122,7 @@ class Result:
         (default: the minima) and stays there; -1 if it never gets there."""
         points = self._targets(to)
         if len(points) == 0:
-            raise ValueError("Invalid to: the surface has no known minima; pass to=points")
+            raise ValueError("to must be given: the surface has no known minima")
         distance = np.linalg.norm(self.trajectory[:, :, None, :] - points[None, None], axis=-1)
         inside = distance.min(axis=2) < tol
         # the first step after which all later steps are inside
@@ -132,14 +133,14 @@ class Result:
 
 
 def _check_starts(starts) -> np.ndarray:
-    starts = np.asarray(starts, dtype=float)
-    if starts.ndim == 1 and starts.shape == (2,):
+    """``starts`` as a new float64 array (N, 2), N >= 1; one point (2,) is one start."""
+    starts = np.array(_checks.finite_array("starts", starts), dtype=np.float64)
+    if starts.shape == (2,):
         starts = starts[None]
-    if starts.ndim != 2 or starts.shape[1] != 2 or starts.shape[0] == 0:
-        raise ValueError(f"Invalid starts: shape {starts.shape} (must be (N, 2) with N >= 1)")
-    if not np.all(np.isfinite(starts)):
-        raise ValueError("Invalid starts: contains NaN or inf")
-    return np.array(starts, dtype=np.float64, copy=True)
+    _checks.shape("starts", starts, (None, 2))
+    if len(starts) == 0:
+        raise ValueError("starts must hold at least one point, got shape (0, 2)")
+    return starts
 
 
 #: Starts per chunk of :func:`run` on a Surface (a tuning knob, not part of the results).
@@ -154,11 +155,11 @@ def _gradient(surface, rule):
         hessian = surface.hessian if "hessian" in rule.defaults else None
         return surface.grad, hessian, surface
     if not callable(surface):
-        raise ValueError(f"Invalid surface: {surface!r} (must be a course_lib.surfaces.Surface "
-                         "or a gradient function x -> g)")
+        raise ValueError("surface must be a course_lib.surfaces.Surface or a gradient "
+                         f"function x -> g, got {surface!r}")
     if "hessian" in rule.defaults:
-        raise ValueError(f"Invalid surface: rule {rule.name!r} needs the Hessian; pass a "
-                         "Surface, not a gradient function")
+        raise ValueError(f"surface must be a Surface for rule {rule.name!r}, which needs the "
+                         "Hessian, got a gradient function")
     return surface, None, None
 
 
@@ -168,10 +169,11 @@ def _learning_rates(rule, steps: int, schedule, hyper: dict):
         hyper = rule.hyper(**hyper)
         return np.full(steps, float(hyper["lr"])), hyper
     if not callable(schedule):
-        raise ValueError(f"Invalid schedule: {schedule!r} (must be a function step -> lr)")
+        raise ValueError(f"schedule must be a function step -> lr, got {schedule!r}")
     lrs = np.array([schedule(t) for t in range(steps)], dtype=float)
     if steps and not (np.all(np.isfinite(lrs)) and np.all(lrs >= 0) and lrs[0] > 0):
-        raise ValueError("Invalid schedule: learning rates must be finite, >= 0 and > 0 at t=0")
+        raise ValueError("schedule must give finite learning rates >= 0, > 0 at t=0, got "
+                         f"{lrs[:3].tolist()}...")
     return lrs, rule.hyper(**{**hyper, "lr": lrs[0] if steps else 1.0})
 
 
@@ -270,14 +272,13 @@ def run(rule, surface, starts, steps: int, schedule=None, bound: float = 1e6,
     """
     rule = _rules.get(rule)
     grad, hessian, surface = _gradient(surface, rule)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"Invalid steps: {steps!r} (must be an integer >= 0)")
-    if not bound > 0:
-        raise ValueError(f"Invalid bound: {bound!r} (must be > 0)")
+    steps = _checks.integer("steps", steps, low=0)
+    if not bound > 0:  # inf is allowed: then only NaN and inf count as divergence
+        raise ValueError(f"bound must be a number > 0 (inf allowed), got {bound!r}")
     if "hessian" in hyper:
-        raise ValueError("Invalid hessian: run() computes it from the surface")
+        raise ValueError("hessian must not be given: run() computes it from the surface")
     if restore is not None and not callable(restore):
-        raise ValueError(f"Invalid restore: {restore!r} (must be a function x -> None)")
+        raise ValueError(f"restore must be a function x -> None, got {restore!r}")
     x = _check_starts(starts)
     lrs, hyper = _learning_rates(rule, steps, schedule, hyper)
     # a gradient function may hold one value per start: it sees them all at once

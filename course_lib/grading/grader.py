@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from .. import _checks
 from . import cage, codec, notebook, results
 from .digest import digest, function_material
 from .assignment import Assignment
@@ -400,9 +401,7 @@ def grade(assignment: str | Assignment, submissions, out_dir: str | Path, *, job
     if isinstance(assignment, str):
         assignment = Assignment(assignment, root)
     paths = _check_paths(submissions)
-    jobs = jobs or os.cpu_count() or 1
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    jobs = _checks.integer("jobs", jobs or os.cpu_count() or 1, low=1)
     out_dir = Path(out_dir)
     box, how = prepare(assignment, paths, out_dir, jobs, limits, sandbox)
     run = GradeRun(sandbox=box.name, memory_cage=box.cage[0])
