@@ -13,7 +13,14 @@ to the chapter's numbers.
 """
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
+
+import course_lib.torch as ctorch
+from course_lib.data import digits, to_torch
+from course_lib.experiments.adaptive import NETWORK, network_size
+from course_lib.models import torch_mlp
 
 #: The two settings of the chapter: full batch (steady gradients) read at step
 #: 10, minibatches of 32 read at step 100.
@@ -29,13 +36,6 @@ def steps_and_gradients(batch_size: int | None, step: int, seed: int = 0,
     on the chapter's 64-32-10 digits network; ``batch_size=None`` is the full
     training set. Weights whose gradient is exactly 0 (dead units) are left
     out."""
-    import torch
-
-    from course_lib import torch as ct
-    from course_lib.data import digits, to_torch
-    from course_lib.experiments.adaptive import NETWORK, network_size
-    from course_lib.models import torch_mlp
-
     if step < 1:
         raise ValueError(f"step must be >= 1, got {step!r}")
     split = digits(n_train=network_size()["n_train"])
@@ -43,9 +43,9 @@ def steps_and_gradients(batch_size: int | None, step: int, seed: int = 0,
     n = len(y)
     model = torch_mlp((64, NETWORK["hidden"], 10), seed=seed).to(x.device)
     params = list(model.parameters())
-    optimizer = ct.Adam(params, lr=eta)
+    optimizer = ctorch.Adam(params, lr=eta)
     rng = np.random.default_rng(seed)
-    with ct.one_thread():
+    with ctorch.one_thread():
         for _ in range(step):
             idx = (slice(None) if batch_size is None else torch.as_tensor(
                 rng.choice(n, batch_size, replace=False), device=x.device))
@@ -83,8 +83,6 @@ def collect(seeds=SEEDS) -> dict:
 def draw(runs: dict):
     """One 2-D histogram per setting (all seeds pooled): ``|step| / eta``
     against ``|g|``, with gradient descent's ``|step| / eta = |g|``."""
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, (label, pairs) in zip(axes, runs.items()):
         g = np.concatenate([p[0] for p in pairs])

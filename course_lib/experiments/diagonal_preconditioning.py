@@ -16,6 +16,7 @@ converges like gradient descent on ``P^{1/2} H P^{1/2}``, so what a diagonal
 """
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from course_lib.reference import update_rules as ref
@@ -116,8 +117,6 @@ def draw(steps: int = STEPS, seeds=SEEDS):
     """Two panels (axis-aligned, rotated): the ratio ``P_2 / P_1`` of each
     rule over the steps, one line per seed, against the inverse Hessian
     diagonal's ratio ``H_11 / H_22`` (dashed)."""
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     for ax, (surface, angle) in zip(axes, SURFACES.items()):
         h = quadratic(angle=angle)

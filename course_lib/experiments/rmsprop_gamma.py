@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import importlib.util
 
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
 from course_lib import data
 
@@ -54,8 +56,6 @@ def torch_path(gamma: float, seed: int = 0, lr: float = LR,
     """``[w, b]`` before training and after every minibatch, with
     ``torch.optim.RMSprop(lr=lr, alpha=gamma)`` on the loss
     ``(yhat - y)^2 / 2`` averaged over the minibatch."""
-    import torch
-
     x, y = data.synthetic_regression()
     X, Y = torch.as_tensor(x), torch.as_tensor(y)
     w0, b0 = _start(seed, x.shape[1])
@@ -162,8 +162,6 @@ def sweep(gammas=GAMMAS, seeds=SEEDS) -> dict:
 def draw(runs: dict):
     """Loss curves, one panel per framework, one colour per gamma (thin: the
     seeds)."""
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, (framework, by_gamma) in zip(axes, runs.items()):
         for i, (gamma, curves) in enumerate(by_gamma.items()):
