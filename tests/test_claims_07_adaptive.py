@@ -7,8 +7,10 @@
   single rate needs about 600, past 2/L diverges: test_no_single_learning_rate_fits_the_wb_valley.
 - Adagrad's effective rates never grow, b gets about 3 times w's rate:
   test_adagrad_effective_step_decreases_monotonically_on_a_surface; on the network no
-  weight's rate grows and the median falls more slowly than 1/sqrt(t) (slope about -0.3):
-  test_adagrad_effective_step_decreases_monotonically_on_a_network.
+  weight's rate grows: test_adagrad_effective_step_decreases_monotonically_on_a_network;
+  the median falls faster than 1/sqrt(t) over steps 1-10 (slope -0.64 to -0.77), more
+  slowly over 10-100 (-0.24 to -0.26), by 8.0 to 10.2 times in all, three seeds:
+  test_adagrad_network_median_is_not_one_over_sqrt_t.
 - Adam without bias correction: (1 - beta1^t)/sqrt(1 - beta2^t) times the corrected step,
   3.16 at step 1, more than 6 at its peak, 3.2 to 6.6 in the first hundred steps, 1.26 at
   step 1000; RMSProp's first step is 10 eta: test_adam_bias_correction_factor_matches_the_math,
@@ -18,7 +20,10 @@
   test_adam_first_step_ratio_on_the_network_torch_and_mxnet.
 - On the network the uncorrected Adam loses its first epoch (three seeds, both frameworks):
   test_uncorrected_adam_loses_its_first_epoch_torch_and_mxnet; Adagrad, RMSProp and Adam
-  start far faster than SGD: test_adaptive_methods_start_far_faster_than_sgd_on_the_network.
+  start far faster than SGD (first-epoch loss <= 0.25x SGD's in PyTorch, <= 0.4x in MXNet):
+  test_adaptive_methods_start_far_faster_than_sgd_on_the_network.
+- The best diagonal preconditioner of the w/b valley leaves kappa 43 (from 139):
+  test_wb_valley_best_diagonal_preconditioner_leaves_kappa_43.
 - The race: adaptive methods solve the gutter, beat gradient descent on the w/b valley and
   survive where it diverges, Adadelta is the slowest on the valleys, the two Adams go
   furthest on Rosenbrock, the uncorrected Adam happens to do better on the surfaces:
@@ -29,27 +34,28 @@
   the torch and the MXNet optimizers match: tests/test_reference_update_rules.py.
 - Diagonal preconditioners, quadratic with eigenvalues 100 and 1, three random starts:
   P1 axis-aligned: the flat coordinate's effective step is 21 to 101 times the steep one's
-     (ideal 100), kappa(P^1/2 H P^1/2) falls from 100 to between 1.0 and 4.7 (asserted in
-     [20, 105] and [1, 5]): test_precond_axis_aligned_quadratic_is_solved_by_a_diagonal.
-  P2 rotated by 45 degrees: equal steps (0.94 to 1.02; asserted in [0.9, 1.1]), kappa stays
+     (ideal 100), kappa(P^1/2 H P^1/2) falls from 100 to between 1.0 and 4.7: test_precond_axis_aligned_quadratic_is_solved_by_a_diagonal.
+  P2 rotated by 45 degrees: equal steps (0.94 to 1.02), kappa stays
      100, and no diagonal does better (grid and random search):
      test_precond_rotated_quadratic_no_diagonal_helps.
   P3 the change of variables behind Eq. adaptive-precond: test_precond_change_of_variables.
 - Adam's step against |g| on the digits network, three seeds:
   S1 full batch, step 10: >= 95% of the weights move between 0.5 and 1.05 eta, median 0.99,
-     |g| spans 400 to 700 (1-99 %), log-log slope about 0.1 (in [0.05, 0.15]):
+     |g| spans 400 to 700 (1-99 %), log-log slope about 0.1 (0.09 to 0.12):
      test_adam_step_is_eta_sign_g_with_steady_gradients.
-  S2 minibatches of 32, step 100: median about half (in [0.4, 0.55]), >= 95% at most
+  S2 minibatches of 32, step 100: median about half (0.45 to 0.50), >= 95% at most
      1.05 eta, slope < 0.2: test_adam_step_under_minibatch_noise.
 - RMSProp's gamma on the linear regression, PyTorch and MXNet, three seeds:
   R1 gamma 0.9's last-epoch jumps are more than 10 times 0.999's, every seed, both
-     frameworks; 0.999 stays within 12% of the least-squares floor, 0.9's median is 5 to 6
-     times it (asserted [5, 6.5)); 0.99 at the floor for two seeds, > 10x for one; 0.9999's
+     frameworks; 0.999 stays within 12% of the least-squares floor, 0.9's median is 5.1 to
+     6.2 times it; 0.99 at the floor for two seeds, > 10x for one; 0.9999's
      jumps are 5 or more times 0.999's; first within 2x the floor after 0.34-0.74 epochs
-     (0.999), 0.07-0.19 (0.9999), 1.5-2.4 (0.9):
+     (0.999), 0.07-0.19 (0.9999), 1.5-2.4 (0.9), 1.8-1.9 (0.99):
      test_rmsprop_gamma_0999_smoother_than_09_both_frameworks.
   R2 the frameworks' curves agree within 2%: test_rmsprop_frameworks_agree_within_2_percent.
-  R3 late median step 0.27-0.54 eta (0.9) and 0.011-0.016 eta (0.999); 1 - 0.9999^300 = 0.03,
+  R2b with a bias correction (numpy twin) no gamma >= 0.99 gets within 2x the floor in three
+     epochs, 0.9 about as before: test_rmsprop_early_speed_is_the_missing_bias_correction.
+  R3 late median step 0.27-0.54 eta (0.9), 0.011-0.016 eta (0.999), 0.057-0.096 (0.9999); 1 - 0.9999^300 = 0.03,
      5.8 times: test_rmsprop_late_steps_and_bias.
   R4 without MXNet the sweep runs on PyTorch and the figure says so:
      test_rmsprop_sweep_without_mxnet.
@@ -100,16 +106,30 @@ def test_adagrad_effective_step_decreases_monotonically_on_a_surface():
     assert lengths[99] < 0.05 * lengths[0]
 
 
-def test_adagrad_effective_step_decreases_monotonically_on_a_network():
-    quartiles = ada.adagrad_network_effective_lr(steps=100)
+@pytest.mark.parametrize("seed", range(3))
+def test_adagrad_network_median_is_not_one_over_sqrt_t(seed):
+    """ "over the first ten steps it falls *faster* (log-log slope -0.64 to -0.77) ...
+    from step 10 to 100 more slowly (-0.24 to -0.26) ...; over the 100 steps it falls by a
+    factor of 8.0 to 10.2" (1/sqrt(t): slope -0.5, factor 10)."""
+    quartiles = ada.adagrad_network_effective_lr(steps=100, seed=seed)
     assert np.all(np.diff(quartiles, axis=0) <= 0)
-    assert quartiles[-1, 1] < 0.2 * quartiles[0, 1]
-    # "more slowly than the 1/sqrt(t) of a constant gradient size (a log-log slope of about
-    # -0.3 over the 100 steps)": measured -0.34
+    median = quartiles[:, 1]
+    early, late = ada.loglog_slopes(median, ((1, 10), (10, 100)))
+    assert -0.775 <= early <= -0.635, early                 # faster than -0.5
+    assert -0.265 <= late <= -0.235, late                   # slower than -0.5
+    assert 7.95 <= median[0] / median[-1] <= 10.25          # "8.0 to 10.2"
+
+
+def test_loglog_slopes_of_a_power_law_and_bad_spans():
     t = np.arange(1, 101)
-    slope = np.polyfit(np.log(t), np.log(quartiles[:, 1]), 1)[0]
-    assert -0.4 < slope < -0.25
-    every = ada.adagrad_network_effective_lr(steps=60, per_weight=True)
+    np.testing.assert_allclose(ada.loglog_slopes(1 / np.sqrt(t), ((1, 10), (3, 100))),
+                               [-0.5, -0.5])
+    with pytest.raises(ValueError, match="span"):
+        ada.loglog_slopes(t, ((10, 1),))
+
+
+def test_adagrad_effective_step_decreases_monotonically_on_a_network():
+    every = ada.adagrad_network_effective_lr(steps=100, per_weight=True)
     assert every.shape[1] == 64 * 32 + 32 + 32 * 10 + 10
     assert np.all(np.diff(every, axis=0) <= 0)               # no weight's rate ever grows
     assert np.all(np.diff(every.mean(axis=1)) < 0)           # and on average it falls every step
@@ -163,12 +183,16 @@ def test_uncorrected_adam_loses_its_first_epoch_torch_and_mxnet(seed):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_adaptive_methods_start_far_faster_than_sgd_on_the_network(seed):
-    """ "Adagrad, RMSProp and Adam start far faster than plain SGD here": first-epoch
-    training loss (measured: SGD 1.72-1.75, the three 0.16-0.40)."""
-    first = {label: ada.train_network_torch(label, seed=seed, epochs=1).train_loss[0]
-             for label in ("SGD", "Adagrad", "RMSProp", "Adam")}
-    for label in ("Adagrad", "RMSProp", "Adam"):
-        assert first[label] < 0.3 * first["SGD"]
+    """ "after the first epoch their training loss is at most 0.25 times SGD's in PyTorch
+    and at most 0.4 times in MXNet, three seeds" (measured: at most 0.23 and 0.38)."""
+    from course_lib.experiments.rmsprop_gamma import mxnet_available
+    cases = [(ada.train_network_torch, 0.25)] + (
+        [(ada.train_network_mxnet, 0.4)] if mxnet_available() else [])
+    for train, bound in cases:
+        first = {label: train(label, seed=seed, epochs=1).train_loss[0]
+                 for label in ("SGD", "Adagrad", "RMSProp", "Adam")}
+        for label in ("Adagrad", "RMSProp", "Adam"):
+            assert first[label] <= bound * first["SGD"], (train.__name__, label, first)
 
 
 def test_race_gutter_adaptive_methods_beat_gradient_descent():
@@ -198,6 +222,14 @@ def test_race_wb_valley():
     _, diverged = _gaps("w/b valley", 3.0)
     assert diverged["gradient descent"]
     assert not any(v for k, v in diverged.items() if k != "gradient descent")
+
+
+def test_wb_valley_best_diagonal_preconditioner_leaves_kappa_43():
+    """ "the best diagonal preconditioner only brings the condition number from 139 to 43"."""
+    from course_lib.experiments import diagonal_preconditioning as dp
+    h = WB.hessian(WB.minima[:1])[0]
+    assert dp.condition(h) == pytest.approx(139, abs=0.5)
+    assert dp.best_diagonal_condition(h) == pytest.approx(43, abs=0.5)
 
 
 def test_race_without_bias_correction_happens_to_help_on_the_surfaces():
@@ -272,9 +304,9 @@ def test_precond_axis_aligned_quadratic_is_solved_by_a_diagonal(precond_rows):
         assert r["jacobi_ratio"] == pytest.approx(100)
         assert r["best_kappa"] <= 1.01                        # a diagonal reaches kappa = 1
         # "a step 21 to 101 times larger (the ideal is 100)"
-        assert np.all((r["ratio"] >= 20) & (r["ratio"] <= 105)), r["ratio"]
+        assert np.all((r["ratio"] >= 20.5) & (r["ratio"] <= 101.5)), r["ratio"]
         # "the condition number falls from 100 to between 1.0 and 4.7"
-        assert np.all((r["kappa_p"] >= 1) & (r["kappa_p"] <= 5)), r["kappa_p"]
+        assert np.all((r["kappa_p"] >= 1) & (r["kappa_p"] <= 4.75)), r["kappa_p"]
     # the ideal diagonal, 1/H_ii, gives exactly 1
     h = dp.quadratic()
     assert dp.preconditioned_condition(h, 1 / np.diag(h)) == pytest.approx(1.0)
@@ -288,7 +320,7 @@ def test_precond_rotated_quadratic_no_diagonal_helps(precond_rows):
         assert r["jacobi_ratio"] == pytest.approx(1.0)        # 1/H_ii equal
         assert r["best_kappa"] == pytest.approx(100, rel=1e-6)  # no diagonal below 100
         # "the same step (ratio 0.94 to 1.02), the condition number stays at 100"
-        assert np.all((r["ratio"] >= 0.9) & (r["ratio"] <= 1.1)), r["ratio"]
+        assert np.all((r["ratio"] >= 0.935) & (r["ratio"] <= 1.025)), r["ratio"]
         assert np.all((r["kappa_p"] >= 100 * (1 - 1e-9)) & (r["kappa_p"] <= 100.2))
     h = dp.quadratic(angle=np.pi / 4)
     np.testing.assert_allclose(h, [[50.5, 49.5], [49.5, 50.5]])
@@ -327,14 +359,14 @@ def test_adam_step_is_eta_sign_g_with_steady_gradients(sign_runs):
         assert 400 <= s["g_span"] <= 700                      # "|g| spans 400 to 700"
         assert s["in_band"] >= 0.95                           # ">= 95% in [0.5, 1.05] eta"
         assert 0.985 <= s["ratio_quartiles"][1] <= 0.995      # "median 0.99"
-        assert 0.05 <= s["slope"] <= 0.15                     # "slope about 0.1", GD's is 1
+        assert 0.085 <= s["slope"] <= 0.125                   # "0.09 to 0.12", GD's is 1
 
 
 def test_adam_step_under_minibatch_noise(sign_runs):
     runs = sign_runs["minibatches of 32, step 100"]
     assert len(runs) == 3
     for s in runs:
-        assert 0.4 <= s["ratio_quartiles"][1] <= 0.55         # "about half of eta"
+        assert 0.445 <= s["ratio_quartiles"][1] <= 0.505      # "0.45 to 0.50"
         assert s["at_most_one"] >= 0.95                       # ">= 95% at most 1.05 eta"
         assert s["slope"] < 0.2                               # "the slope stays below 0.2"
 
@@ -360,16 +392,42 @@ def test_rmsprop_gamma_0999_smoother_than_09_both_frameworks(rms):
             assert rough[0.9999] >= 5 * rough[0.999], (framework, k, rough)
             last = {g: c[k, -100:] for g, c in by_gamma.items()}
             assert last[0.999].max() <= 1.12 * best           # "at most 12% above"
-            assert 5 <= np.median(last[0.9]) / best < 6.5     # "five to six times"
+            assert 5.05 <= np.median(last[0.9]) / best < 6.25  # "5.1 to 6.2 times"
         # "first within twice the floor after 0.34 to 0.74 epochs (0.999), 0.07 to 0.19
-        # (0.9999), 1.5 to 2.4 (0.9)"
-        for gamma, (low, high) in {0.999: (0.3, 0.8), 0.9999: (0.05, 0.2),
-                                   0.9: (1.5, 2.45)}.items():
-            reach = [rg.epochs_to(c, 2 * best) for c in by_gamma[gamma]]
-            assert low <= min(reach) and max(reach) <= high, (framework, gamma, reach)
+        # (0.9999), against 1.5 to 2.4 (0.9) and 1.8 to 1.9 (0.99)"
+        for gamma, (low, high) in {0.999: (0.335, 0.745), 0.9999: (0.065, 0.195),
+                                   0.9: (1.45, 2.45)}.items():
+            reach = np.array([rg.epochs_to(c, 2 * best) for c in by_gamma[gamma]])
+            assert np.all((low <= reach) & (reach <= high)), (framework, gamma, reach)
+        # 0.99: "1.8 and 1.9 epochs for two seeds, never for the third"
+        reach = np.array([rg.epochs_to(c, 2 * best) for c in by_gamma[0.99]])
+        assert np.sum(np.isnan(reach)) == 1, reach
+        finite = reach[~np.isnan(reach)]
+        assert np.all((1.75 <= finite) & (finite <= 1.95)), reach
         # 0.99 "at the floor for two seeds, far above it for the third"
         medians = np.median(by_gamma[0.99][:, -100:], axis=1) / best
         assert np.sum(medians < 1.05) == 2 and np.sum(medians > 10) == 1
+
+
+def test_rmsprop_early_speed_is_the_missing_bias_correction(rms):
+    """ "the same runs in numpy (they reproduce the frameworks' numbers) with s_t divided by
+    1 - gamma^t never get within twice the floor in three epochs for any gamma >= 0.99, and
+    0.9 arrives at about the same time as without the correction"."""
+    rg, runs = rms
+    best = rg.floor()
+    for gamma in rg.GAMMAS:
+        for k, seed in enumerate(rg.SEEDS):
+            plain = rg.numpy_losses(gamma, seed)
+            # the numpy twin follows PyTorch's float32 run to 1 % (measured 0.25 %)
+            np.testing.assert_allclose(plain, runs["PyTorch"][gamma][k], rtol=0.01)
+            fast = rg.epochs_to(runs["PyTorch"][gamma][k], 2 * best)
+            assert rg.epochs_to(plain, 2 * best) == pytest.approx(fast, abs=0.02,
+                                                                  nan_ok=True)
+            corrected = rg.epochs_to(rg.numpy_losses(gamma, seed, True), 2 * best)
+            if gamma >= 0.99:
+                assert np.isnan(corrected), (gamma, seed, corrected)
+            else:
+                assert corrected == pytest.approx(fast, abs=0.15), (seed, corrected)
 
 
 def test_rmsprop_frameworks_agree_within_2_percent(rms):
@@ -385,8 +443,10 @@ def test_rmsprop_late_steps_and_bias():
     from course_lib.reference import update_rules as ref
     ragged = [rg.late_step(0.9, seed) for seed in rg.SEEDS]
     smooth = [rg.late_step(0.999, seed) for seed in rg.SEEDS]
-    assert 0.25 <= min(ragged) and max(ragged) <= 0.55        # "0.27 to 0.54 eta"
-    assert 0.01 <= min(smooth) and max(smooth) <= 0.017       # "0.011 to 0.016 eta"
+    assert 0.265 <= min(ragged) and max(ragged) <= 0.545      # "0.27 to 0.54 eta"
+    assert 0.0105 <= min(smooth) and max(smooth) <= 0.0165    # "0.011 to 0.016 eta"
+    late = [rg.late_step(0.9999, seed) for seed in rg.SEEDS]
+    assert 0.0565 <= min(late) and max(late) <= 0.0965        # "0.057 to 0.096 eta"
     assert ref.bias_factor(0.9999, 300) == pytest.approx(0.03, abs=0.0005)
     assert 1 / np.sqrt(ref.bias_factor(0.9999, 300)) == pytest.approx(5.8, abs=0.05)
     assert 1 / (1 - 0.9) == pytest.approx(10) and 1 / (1 - 0.999) == pytest.approx(1000)

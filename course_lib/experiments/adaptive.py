@@ -32,7 +32,7 @@ __all__ = [
     "bias_factor", "adam_step_ratio", "first_adam_steps", "NETWORK", "NETWORK_LR",
     "network_size",
     "network_optimizers", "train_network_torch", "train_network_mxnet",
-    "adagrad_network_effective_lr", "first_step_ratio_torch", "first_step_ratio_mxnet",
+    "adagrad_network_effective_lr", "loglog_slopes", "first_step_ratio_torch", "first_step_ratio_mxnet",
 ]
 
 
@@ -388,6 +388,17 @@ def adagrad_network_effective_lr(steps: int = 100, seed: int = 0,
             if len(out) == steps:
                 break
     return np.array(out)
+
+
+def loglog_slopes(values, spans) -> list:
+    """The log-log slope ``log(v_b / v_a) / log(b / a)`` of ``values`` (``v_t`` at
+    step ``t = 1, 2, ...``) over each span ``(a, b)`` of steps: -0.5 for ``1/sqrt(t)``."""
+    values = np.asarray(values, dtype=float)
+    for a, b in spans:
+        if not 1 <= a < b <= len(values):
+            raise ValueError(f"span ({a}, {b}) must satisfy 1 <= a < b <= {len(values)}")
+    return [float(np.log(values[b - 1] / values[a - 1]) / np.log(b / a))
+            for a, b in spans]
 
 
 def _param_change_torch(optimizer_factory, seed: int):

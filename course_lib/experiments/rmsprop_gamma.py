@@ -125,6 +125,31 @@ def train_mxnet(gamma: float, seed: int = 0, lr: float = LR,
     return losses_along(x, y, path)
 
 
+def numpy_losses(gamma: float, seed: int = 0, bias_correction: bool = False,
+                 lr: float = LR, epochs: int = EPOCHS, eps: float = 1e-8
+                 ) -> np.ndarray:
+    """The run of :func:`train_torch` in float64 numpy (same data, start and
+    minibatches), optionally *with* a bias correction RMSProp lacks: the step
+    divides by ``sqrt(s_t / (1 - gamma^t)) + eps``. Loss on the whole set
+    before training and after every minibatch."""
+    x, y = data.synthetic_regression()
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    w0, b0 = _start(seed, x.shape[1])
+    theta = np.append(w0, b0).astype(np.float64)
+    s, path, t = np.zeros_like(theta), [theta.copy()], 0
+    for order in _orders(seed, len(y), epochs):
+        for first in range(0, len(y), BATCH):
+            idx = order[first:first + BATCH]
+            residual = x[idx] @ theta[:-1] + theta[-1] - y[idx]
+            g = np.append(x[idx].T @ residual, residual.sum()) / len(idx)
+            t += 1
+            s = gamma * s + (1 - gamma) * g ** 2
+            scale = 1 - gamma ** t if bias_correction else 1.0
+            theta = theta - lr * g / (np.sqrt(s / scale) + eps)
+            path.append(theta.copy())
+    return losses_along(x, y, np.array(path))
+
+
 def floor() -> float:
     """The smallest loss a linear model reaches on the data (least
     squares): what noise of 0.01 leaves, about 0.01^2 / 2."""

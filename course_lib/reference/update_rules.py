@@ -21,7 +21,9 @@ gradient ``g`` and the rule's state, and returns the new parameter and state
 ``lambda_``  AdamW's decoupled weight decay
 =========  ==========================================================
 
-Defaults are torch.optim's (and :mod:`course_lib.rules`'s). State starts at
+Defaults are torch.optim's (and :mod:`course_lib.rules`'s), except the
+momentum coefficient ``mu = 0.9`` (torch's SGD defaults to no momentum) and
+gradient descent's ``eta``, which has none. State starts at
 zero (``np.zeros_like(theta)``). The fast implementations in
 :mod:`course_lib.rules`, :mod:`course_lib.torch` and :mod:`course_lib.mxnet`
 are tested against these functions (tests/test_reference_update_rules.py).
