@@ -45,3 +45,25 @@ def test_code_cells_fit_80_columns(path):
     wide = wide_code_lines(path.read_text())
     assert not wide, f"{path.name}: lines wider than {MAX_WIDTH}: " + ", ".join(
         f"line {n} ({w} chars)" for n, w in wide)
+
+
+def test_print_wrapped_fits_a_diagnosis_in_80_columns(capsys):
+    from course_lib import diagnose
+    from course_lib.experiments.general_guide import example_curves, print_wrapped
+
+    report = str(diagnose(**example_curves()["mismatch"]))
+    assert max(len(line) for line in report.splitlines()) > MAX_WIDTH  # needs wrapping
+    print_wrapped(diagnose(**example_curves()["mismatch"]))
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= MAX_WIDTH
+    assert " ".join(lines).split() == report.split()   # same words, same order
+    continued = [line for line in lines
+                 if not line.startswith(("verdict", "  - ", "  try"))]
+    assert continued and all(line.startswith("    ") for line in continued)
+
+
+def test_print_wrapped_rejects_a_width_too_narrow_to_read():
+    from course_lib.experiments.general_guide import print_wrapped
+
+    with pytest.raises(ValueError, match="width must be at least 20"):
+        print_wrapped("verdict: healthy", width=10)

@@ -1,7 +1,8 @@
 """Experiments of chapter 1: a general guide to a network that fails to train.
 
 * :func:`example_curves` - learning curves made to show each failure the doctor
-  (:func:`course_lib.doctor.diagnose`) names;
+  (:func:`course_lib.doctor.diagnose`) names; :func:`print_wrapped` prints a diagnosis
+  within the page's 80 columns;
 * :func:`train_plain_mlp`, :func:`depth_sweep` - plain sigmoid MLPs on digits: deeper nets
   reach a *higher training* loss on the same budget (an optimization problem);
 * :func:`mismatch_experiment` (one run: :func:`mismatch_run_torch`,
@@ -26,7 +27,7 @@ from numpy.polynomial import Legendre, legendre
 import course_lib.torch as ctorch
 from course_lib import _checks, config, data, models
 
-__all__ = ["example_curves", "PLAIN_MLP", "train_plain_mlp", "depth_sweep",
+__all__ = ["example_curves", "print_wrapped", "PLAIN_MLP", "train_plain_mlp", "depth_sweep",
            "MISMATCH_MLP", "mismatch_run_torch", "mismatch_run_mxnet", "mismatch_experiment",
            "target_function", "sample_regression", "fit_polynomial",
            "capacity_curve", "bias_variance", "kfold_indices", "cross_validation_error",
@@ -112,6 +113,20 @@ def plot_curves(cases: dict, diagnoses: dict | None = None, ncols: int = 4):
     fig.suptitle("Learning curves made to show each failure, and the doctor's verdicts")
     fig.tight_layout()
     return fig
+
+
+def print_wrapped(report, width: int = 80) -> None:
+    """Print ``str(report)`` (e.g. a :class:`course_lib.doctor.Diagnosis`) with every line
+    longer than ``width`` broken between words; a continuation is indented two spaces
+    past its line's own indent, so the evidence lines of a diagnosis stay apart."""
+    import textwrap
+
+    if width < 20:
+        raise ValueError(f"width must be at least 20 columns, got {width}")
+    for line in str(report).splitlines():
+        indent = " " * (len(line) - len(line.lstrip()) + 2)
+        print(textwrap.fill(line, width, subsequent_indent=indent,
+                            break_long_words=False, break_on_hyphens=False) or line)
 
 
 # ------------------------------------------------------------- deep plain MLPs on digits
