@@ -65,5 +65,5 @@ def test_print_wrapped_fits_a_diagnosis_in_80_columns(capsys):
 def test_print_wrapped_rejects_a_width_too_narrow_to_read():
     from course_lib.experiments.general_guide import print_wrapped
 
-    with pytest.raises(ValueError, match="width must be at least 20"):
+    with pytest.raises(ValueError, match="width must be an integer >= 20, got 10"):
         print_wrapped("verdict: healthy", width=10)

@@ -121,8 +121,7 @@ def print_wrapped(report, width: int = 80) -> None:
     past its line's own indent, so the evidence lines of a diagnosis stay apart."""
     import textwrap
 
-    if width < 20:
-        raise ValueError(f"width must be at least 20 columns, got {width}")
+    _checks.integer("width", width, 20)
     for line in str(report).splitlines():
         indent = " " * (len(line) - len(line.lstrip()) + 2)
         print(textwrap.fill(line, width, subsequent_indent=indent,
