@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import functools
+import textwrap
 import warnings
 from typing import Sequence
 
@@ -119,8 +120,6 @@ def print_wrapped(report, width: int = 80) -> None:
     """Print ``str(report)`` (e.g. a :class:`course_lib.doctor.Diagnosis`) with every line
     longer than ``width`` broken between words; a continuation is indented two spaces
     past its line's own indent, so the evidence lines of a diagnosis stay apart."""
-    import textwrap
-
     _checks.integer("width", width, 20)
     for line in str(report).splitlines():
         indent = " " * (len(line) - len(line.lstrip()) + 2)
