@@ -321,7 +321,7 @@ def _check_sweep(sweep, framework):
     start = {key: runs[:, 0] for key, runs in sweep.items()}
     assert np.all(np.abs(start[0.01, 0] - math.log(10)) < 0.15)  # "starts at log 10 = 2.30"
     assert np.all((spike[0.1, 0] > 45) & (spike[0.1, 0] < 80))  # "jumps to 45-80"
-    assert np.all((spike[0.1, 20] > 3.5) & (spike[0.1, 20] < 7))  # "the worst loss is 4 to 7"
+    assert np.all((spike[0.1, 20] > 3.5) & (spike[0.1, 20] < 7))  # "the worst loss is 3.5 to 7"
     assert np.all((spike[0.03, 0] > 2.45) & (spike[0.03, 0] < 5.5))  # "2.5 to 5"
     assert np.all(spike[0.03, 20] - start[0.03, 20] < 0.3)  # "never more than 0.3 above its start"
     assert np.all(spike[0.01, 0] - start[0.01, 0] < 0.1)  # "neither run spikes"
