@@ -165,6 +165,15 @@ def cached_execution(path: Path, cache_dir: Path = CACHE_DIR,
     return data if all(data.get(key) == value for key, value in conditions.items()) else None
 
 
+def cached_notebook(path: Path, cache_dir: Path = CACHE_DIR) -> nbformat.NotebookNode:
+    """The executed notebook that the book's cache holds for ``path``'s current code."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(cache_dir))
+    record = cache.match_cache_notebook(read(path))
+    return cache.get_cache_bundle(record.pk).nb
+
+
 def store_in_book_cache(path: Path, executed: nbformat.NotebookNode, run: Execution,
                         cache_dir: Path = CACHE_DIR) -> None:
     """Put an executed chapter into the jupyter-cache that ``make book`` reads, with its

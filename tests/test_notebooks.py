@@ -21,7 +21,8 @@ import nbformat
 import pytest
 
 import notebook_runner
-from notebook_runner import ROOT, cached_execution, execute, execute_many
+from notebook_runner import (ROOT, cached_execution, cached_notebook, execute,
+                             execute_many)
 
 DIRS = [Path(d) for d in os.environ.get("COURSE_NOTEBOOK_DIRS", "").split(":") if d] or [
     ROOT / "lectures", ROOT / "solutions"]
@@ -41,8 +42,32 @@ def test_notebook_executes(path):
         if cached_execution(path) is None:
             execute(path, cache=True)
         assert cached_execution(path) is not None
+        assert_printed_lines_fit(cached_notebook(path))
     else:
         execute(path)
+
+
+def assert_printed_lines_fit(nb, limit=80):
+    """Every line a code cell prints (stream output) fits in ``limit`` columns."""
+    wide = []
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    for number, cell in enumerate(code, 1):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "stream":
+                continue
+            text = output["text"]
+            text = "".join(text) if isinstance(text, list) else text
+            wide += [f"code cell {number}: {line[:40]!r}... ({len(line)} chars)"
+                     for line in text.splitlines() if len(line) > limit]
+    assert not wide, f"printed lines wider than {limit}: " + "; ".join(wide)
+
+
+def test_assert_printed_lines_fit_names_the_wide_line():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print('x' * 81)", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="ok\n" + "x" * 81)])]
+    with pytest.raises(AssertionError, match="code cell 1.*81 chars"):
+        assert_printed_lines_fit(nb)
 
 
 def test_every_chapter_is_in_the_table_of_contents():
