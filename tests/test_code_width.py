@@ -8,16 +8,31 @@ MAX_WIDTH = 80
 
 
 def wide_code_lines(text, limit=MAX_WIDTH):
-    """(line number, width) of each code-cell line wider than limit."""
-    wide, in_cell = [], False
+    """(line number, width) of each code-cell line wider than limit.
+
+    A cell's option block (YAML between ``---`` lines, e.g. a figure caption) is not
+    code the reader sees as code, so it is not counted.
+    """
+    wide, in_cell, in_options, first = [], False, False, False
     for number, line in enumerate(text.split("\n"), 1):
         if line.startswith("```{code-cell}"):
-            in_cell = True
+            in_cell, first = True, True
+            continue
+        if in_cell and first and line.strip() == "---":
+            in_options = True
+        elif in_options and line.strip() == "---":
+            in_options = False
         elif in_cell and line.startswith("```"):
             in_cell = False
-        elif in_cell and len(line) > limit:
+        elif in_cell and not in_options and len(line) > limit:
             wide.append((number, len(line)))
+        first = False
     return wide
+
+
+def test_wide_code_lines_skips_cell_options():
+    text = "```{code-cell} ipython3\n---\ncaption: " + "c" * 90 + "\n---\nok\n```"
+    assert wide_code_lines(text) == []
 
 
 def test_wide_code_lines_finds_a_wide_line():
