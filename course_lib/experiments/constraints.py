@@ -101,7 +101,10 @@ def run_methods(problem: C.TwoObjectives, epsilons: Sequence[float], starts, ste
 
 def method_table(runs: Dict[str, C.Trajectory], problem: C.TwoObjectives, epsilon: float):
     """Per method: worst ``L1 - eps`` over starts, worst distance to the optimum in objective
-    space, median settling time of lambda (multiplier methods), gradient evaluations."""
+    space, median settling time of lambda (multiplier methods), gradient evaluations.
+
+    Chapter 11 computes the same rows on the page (``table_row``) and checks them against
+    this function, which tests/test_claims_11_constraints.py uses."""
     opt = problem.constrained_optimum(epsilon)
     rows = {}
     for name, run in runs.items():
