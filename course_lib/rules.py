@@ -5,9 +5,16 @@ A :class:`Rule` is a small named tuple of plain functions::
     state = rule.init(param, ops)                       # dict, keys named like torch.optim's
     rule.update(param, grad, state, ops, **hyper)       # updates param and state IN PLACE
 
-``ops`` is a tiny vocabulary of in-place array operations with torch-like names
-(``mul_``, ``add_``, ``addcmul_``, ``addcdiv_``, ``lerp_``, ``sqrt``, ...). The same
-update function therefore drives
+The update functions are public (:func:`sgd_update`, :func:`momentum_update`,
+:func:`adagrad_update`, :func:`rmsprop_update`, :func:`adam_update`,
+:func:`adadelta_update`, :func:`newton_update`): each docstring states its formula, and
+its lines follow that formula with the math's names (``m``, ``v``, ``s``, ``t``). The state
+dict keeps torch.optim's key names (``exp_avg`` for ``m``, ``exp_avg_sq`` for ``v``, ...)
+so that a state dict moves between :mod:`course_lib.torch` and ``torch.optim``.
+
+``ops`` is a tiny vocabulary of in-place array operations with torch-like names, declared
+by the protocol :class:`Ops` (``mul_``, ``add_``, ``addcmul_``, ``addcdiv_``, ``lerp_``,
+``sqrt``, ...). The same update function therefore drives
 
 * numpy arrays, with :data:`NUMPY` (used by :mod:`course_lib.descent`: 10,000 starting
   points of a 2-D surface at once);
@@ -41,18 +48,97 @@ Example
 """
 from __future__ import annotations
 
-import math
-
 import functools
-from typing import Any, Callable, NamedTuple
+import inspect
+import math
+from typing import Any, Callable, NamedTuple, Protocol
 
 import numpy as np
 
 __all__ = [
-    "Rule", "NUMPY", "NumpyOps", "get", "names",
+    "Ops", "Rule", "NUMPY", "NumpyOps", "get", "names", "hyperparameters",
     "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "adadelta",
     "newton",
+    "sgd_update", "momentum_update", "adagrad_update", "rmsprop_update", "adam_update",
+    "adadelta_update", "newton_update",
+    "no_state", "momentum_init", "adagrad_init", "rmsprop_init", "adam_init", "adadelta_init",
 ]
+
+#: An array of whatever type the ops work on (numpy array, tensor, list of tensors, NDArray).
+Array = Any
+
+
+class Ops(Protocol):
+    """The ops vocabulary the rules are written in; every back-end implements all of it.
+
+    Implemented by :class:`NumpyOps` (numpy arrays), :class:`course_lib.torch.TensorOps`
+    (one tensor), :class:`course_lib.torch.TensorListOps` (a list of tensors,
+    ``torch._foreach_*``), :class:`course_lib.torch_compiled.CompiledOps` and
+    :class:`course_lib.mxnet.NDArrayOps` (NDArrays). An op named ``*_`` writes into its
+    first argument and returns it; the others return a new array (possibly a scratch buffer:
+    a temporary, see the module docstring). ``y`` may be an array or a scalar.
+
+    Two optional ops are looked up with ``getattr``: ``mul_add_(x, a, y, b)``,
+    ``x <- a x + b y`` in one pass (else ``mul_`` then ``add_``), and
+    ``solve(hessian, grad)``, which only :func:`newton_update` needs (numpy).
+    """
+
+    def zeros_like(self, x: Array) -> Array:
+        """A new array of zeros shaped like ``x``."""
+
+    def full_like(self, x: Array, value: float) -> Array:
+        """A new array shaped like ``x``, filled with ``value``."""
+
+    def clone(self, x: Array) -> Array:
+        """A copy of ``x`` that the rule may keep in its state."""
+
+    def add(self, x: Array, y: Array, alpha: float = 1.0) -> Array:
+        """``x + alpha y``."""
+
+    def add_(self, x: Array, y: Array, alpha: float = 1.0) -> Array:
+        """``x <- x + alpha y``."""
+
+    def mul_(self, x: Array, y: Array) -> Array:
+        """``x <- x y``."""
+
+    def div_(self, x: Array, y: Array) -> Array:
+        """``x <- x / y``."""
+
+    def addcmul(self, x: Array, a: Array, b: Array, value: float = 1.0) -> Array:
+        """``x + value a b``."""
+
+    def addcmul_(self, x: Array, a: Array, b: Array, value: float = 1.0) -> Array:
+        """``x <- x + value a b``."""
+
+    def addcdiv_(self, x: Array, a: Array, b: Array, value: float = 1.0) -> Array:
+        """``x <- x + value a / b``."""
+
+    def lerp_(self, x: Array, y: Array, weight: float) -> Array:
+        """``x <- x + weight (y - x)``."""
+
+    def sqrt(self, x: Array) -> Array:
+        """``sqrt(x)``."""
+
+    def sqrt_(self, x: Array) -> Array:
+        """``x <- sqrt(x)``."""
+
+    def maximum_(self, x: Array, y: Array) -> Array:
+        """``x <- max(x, y)`` elementwise."""
+
+
+def hyperparameters(update: Callable) -> dict:
+    """The hyperparameters of an update function and their defaults: its keyword
+    parameters after ``(param, grad, state, ops)``, read from its signature.
+
+    >>> hyperparameters(sgd_update)
+    {'lr': 0.001, 'weight_decay': 0.0}
+    """
+    params = list(inspect.signature(update).parameters.values())[4:]
+    missing = [p.name for p in params if p.default is inspect.Parameter.empty]
+    if missing:
+        raise ValueError(f"Invalid update function {update.__name__}: hyperparameter "
+                         f"{missing[0]!r} has no default")
+    return {p.name: p.default for p in params}
 
 
 class Rule(NamedTuple):
@@ -65,7 +151,9 @@ class Rule(NamedTuple):
     init : callable
     update : callable
     defaults : dict
-        Every hyperparameter the rule accepts, with its default value.
+        Every hyperparameter the rule accepts, with its default value: the update
+        function's keyword defaults (:func:`hyperparameters`), except where a variant
+        overrides them (:meth:`of`).
     validate : callable
         ``validate(hyper, zero_lr_ok=False)`` raises ``ValueError`` naming a bad parameter.
     """
@@ -75,6 +163,18 @@ class Rule(NamedTuple):
     update: Callable[..., None]
     defaults: dict
     validate: Callable[..., None]
+
+    @classmethod
+    def of(cls, name: str, init: Callable, update: Callable, validate: Callable,
+           **overrides: Any) -> "Rule":
+        """The rule whose :attr:`defaults` are ``update``'s signature defaults, with
+        ``overrides`` (a variant such as Nesterov or AdamW changes a few)."""
+        defaults = hyperparameters(update)
+        unknown = sorted(set(overrides) - set(defaults))
+        if unknown:
+            raise ValueError(f"Invalid override {unknown[0]!r} for rule {name!r} "
+                             f"(known: {sorted(defaults)})")
+        return cls(name, init, update, {**defaults, **overrides}, validate)
 
     def hyper(self, zero_lr_ok: bool = False, **overrides: Any) -> dict:
         """Defaults merged with ``overrides``, checked by :attr:`validate`.
@@ -117,7 +217,8 @@ def _componentwise(op):
 
 
 class NumpyOps:
-    """The ops vocabulary on numpy arrays: every ``*_`` op writes into its first argument."""
+    """The :class:`Ops` vocabulary on numpy arrays: every ``*_`` op writes into its first
+    argument; ``solve`` (for :func:`newton_update`) besides."""
 
     @staticmethod
     def zeros_like(x):
@@ -316,14 +417,22 @@ def _root(ops, s, eps, eps_inside_sqrt=False):
 
 
 # SGD ---------------------------------------------------------------------------------
-def _no_state(param, ops, **hyper):
+def no_state(param: Array, ops: Ops, **hyper: Any) -> dict:
+    """The state of a rule that keeps none (SGD, Newton): ``{}``."""
     return {}
 
 
-def _sgd_update(param, grad, state, ops, lr, weight_decay=0.0):
-    """Gradient descent: ``p <- p - lr * g``."""
-    grad = _weight_decay(param, grad, ops, weight_decay)
-    ops.add_(param, grad, alpha=-lr)
+def sgd_update(param: Array, grad: Array, state: dict, ops: Ops, lr: float = 1e-3,
+               weight_decay: float = 0.0) -> None:
+    r"""Gradient descent, in place.
+
+    .. math::
+        g \leftarrow g + \lambda p, \qquad p \leftarrow p - \eta\, g
+
+    with :math:`\eta` = ``lr`` and :math:`\lambda` = ``weight_decay`` (coupled L2).
+    """
+    g = _weight_decay(param, grad, ops, weight_decay)
+    ops.add_(param, g, alpha=-lr)
 
 
 def _sgd_validate(hyper, zero_lr_ok=False):
@@ -331,43 +440,52 @@ def _sgd_validate(hyper, zero_lr_ok=False):
     _check_nonneg(hyper, "weight_decay")
 
 
-sgd = Rule("sgd", _no_state, _sgd_update, {"lr": 1e-3, "weight_decay": 0.0}, _sgd_validate)
+sgd = Rule.of("sgd", no_state, sgd_update, _sgd_validate)
 
 
 # Momentum (heavy ball) and Nesterov ---------------------------------------------------
-def _momentum_init(param, ops, **hyper):
-    # Like torch.optim.SGD, the buffer is created from the first gradient (see update).
+def momentum_init(param: Array, ops: Ops, **hyper: Any) -> dict:
+    """``{"momentum_buffer": None}``: like torch.optim.SGD, the buffer :math:`v` is made
+    from the first gradient (see :func:`momentum_update`)."""
     return {"momentum_buffer": None}
 
 
-def _momentum_update(param, grad, state, ops, lr, momentum=0.9, dampening=0.0,
-                     nesterov=False, weight_decay=0.0, lr_in_buffer=False):
-    """Heavy ball, torch convention: ``v <- mu v + (1 - dampening) g``; ``p <- p - lr v``.
+def momentum_update(param: Array, grad: Array, state: dict, ops: Ops, lr: float = 1e-3,
+                    momentum: float = 0.9, dampening: float = 0.0, nesterov: bool = False,
+                    weight_decay: float = 0.0, lr_in_buffer: bool = False) -> None:
+    r"""Heavy ball (Polyak, 1964) and Nesterov's look-ahead, torch.optim.SGD's convention.
 
-    With ``nesterov=True`` the step is ``g + mu v`` instead of ``v`` (look-ahead).
-    The first step sets ``v <- g`` (no dampening), as torch.optim.SGD does.
+    .. math::
+        v_1 = g_1, \qquad v_t = \mu\, v_{t-1} + (1 - \tau)\, g_t, \qquad
+        p \leftarrow p - \eta\, v_t
+        \quad (\text{nesterov: } p \leftarrow p - \eta\,(g_t + \mu\, v_t))
+
+    with :math:`\mu` = ``momentum``, :math:`\tau` = ``dampening``, :math:`\eta` = ``lr``,
+    :math:`v` = ``state["momentum_buffer"]`` (torch's key); ``weight_decay`` adds
+    :math:`\lambda p` to :math:`g` first.
 
     ``lr_in_buffer=True`` (MXNet's convention) keeps the learning rate inside the buffer:
-    ``v <- mu v + (1 - dampening) lr g``; ``p <- p - v`` (nesterov: ``p <- p - lr g - mu v``).
-    That is ``lr`` times torch's buffer while the learning rate is constant; when a schedule
-    changes it, past gradients keep the rate they were taken with.
+    :math:`v_t = \mu v_{t-1} + (1 - \tau)\, \eta g_t`, :math:`p \leftarrow p - v_t`
+    (nesterov: :math:`p \leftarrow p - \eta g_t - \mu v_t`). That is :math:`\eta` times
+    torch's buffer while the learning rate is constant; when a schedule changes it, past
+    gradients keep the rate they were taken with.
     """
-    grad = _weight_decay(param, grad, ops, weight_decay)
+    g = _weight_decay(param, grad, ops, weight_decay)
     scale = lr if lr_in_buffer else 1.0
-    buf = state["momentum_buffer"]
-    if buf is None:
-        buf = state["momentum_buffer"] = ops.clone(grad)
+    v = state["momentum_buffer"]
+    if v is None:
+        v = state["momentum_buffer"] = ops.clone(g)
         if lr_in_buffer:
-            ops.mul_(buf, lr)
+            ops.mul_(v, lr)
     else:
-        _mul_add_(ops, buf, momentum, grad, (1 - dampening) * scale)
+        _mul_add_(ops, v, momentum, g, (1 - dampening) * scale)
     if nesterov and lr_in_buffer:
-        ops.add_(param, grad, alpha=-lr)
-        ops.add_(param, buf, alpha=-momentum)
+        ops.add_(param, g, alpha=-lr)
+        ops.add_(param, v, alpha=-momentum)
     elif nesterov:
-        ops.add_(param, ops.add(grad, buf, alpha=momentum), alpha=-lr)
+        ops.add_(param, ops.add(g, v, alpha=momentum), alpha=-lr)
     else:
-        ops.add_(param, buf, alpha=-1.0 if lr_in_buffer else -lr)
+        ops.add_(param, v, alpha=-1.0 if lr_in_buffer else -lr)
 
 
 def _momentum_validate(hyper, zero_lr_ok=False):
@@ -380,34 +498,44 @@ def _momentum_validate(hyper, zero_lr_ok=False):
             f"(got momentum={hyper['momentum']!r}, dampening={hyper['dampening']!r})")
 
 
-_MOMENTUM_DEFAULTS = {"lr": 1e-3, "momentum": 0.9, "dampening": 0.0, "nesterov": False,
-                      "weight_decay": 0.0, "lr_in_buffer": False}
-momentum = Rule("momentum", _momentum_init, _momentum_update, _MOMENTUM_DEFAULTS,
-                _momentum_validate)
-nesterov = Rule("nesterov", _momentum_init, _momentum_update,
-                {**_MOMENTUM_DEFAULTS, "nesterov": True}, _momentum_validate)
+momentum = Rule.of("momentum", momentum_init, momentum_update, _momentum_validate)
+nesterov = Rule.of("nesterov", momentum_init, momentum_update, _momentum_validate,
+                   nesterov=True)
 
 
 # Adagrad -----------------------------------------------------------------------------
-def _adagrad_init(param, ops, initial_accumulator_value=0.0, **hyper):
+def adagrad_init(param: Array, ops: Ops, initial_accumulator_value: float = 0.0,
+                 **hyper: Any) -> dict:
+    """``{"step": 0, "sum": s_0}``, :math:`s_0` filled with ``initial_accumulator_value``."""
     return {"step": 0, "sum": ops.full_like(param, initial_accumulator_value)}
 
 
-def _adagrad_update(param, grad, state, ops, lr, lr_decay=0.0, weight_decay=0.0,
-                    initial_accumulator_value=0.0, eps=1e-10, eps_inside_sqrt=False,
-                    decoupled_weight_decay=False):
-    """Adagrad: ``s <- s + g^2``; ``p <- p - lr_t g / (sqrt(s) + eps)``,
-    ``lr_t = lr / (1 + (t - 1) lr_decay)``.
+def adagrad_update(param: Array, grad: Array, state: dict, ops: Ops, lr: float = 1e-2,
+                   lr_decay: float = 0.0, weight_decay: float = 0.0,
+                   initial_accumulator_value: float = 0.0, eps: float = 1e-10,
+                   eps_inside_sqrt: bool = False,
+                   decoupled_weight_decay: bool = False) -> None:
+    r"""Adagrad (Duchi, Hazan & Singer, 2011), torch.optim's convention.
 
-    ``eps_inside_sqrt`` divides by ``sqrt(s + eps)``; ``decoupled_weight_decay`` decays
-    ``p <- p (1 - lr_t wd)`` instead of adding ``wd p`` to the gradient (both MXNet's).
+    .. math::
+        s_t = s_{t-1} + g_t^2, \qquad
+        p \leftarrow p - \eta_t\, \frac{g_t}{\sqrt{s_t} + \epsilon}, \qquad
+        \eta_t = \frac{\eta}{1 + (t - 1)\, \delta}
+
+    with :math:`\eta` = ``lr``, :math:`\delta` = ``lr_decay``, :math:`\epsilon` = ``eps``,
+    :math:`s` = ``state["sum"]``; ``weight_decay`` adds :math:`\lambda p` to :math:`g`.
+
+    MXNet's conventions: ``eps_inside_sqrt`` divides by :math:`\sqrt{s_t + \epsilon}`;
+    ``decoupled_weight_decay`` decays :math:`p \leftarrow p (1 - \eta_t \lambda)` instead.
     """
     state["step"] += 1
-    clr = lr / (1 + (state["step"] - 1) * lr_decay)
-    grad = _weight_decay(param, grad, ops, weight_decay, clr, decoupled_weight_decay)
-    ops.addcmul_(state["sum"], grad, grad, value=1)
-    std = _root(ops, state["sum"], eps, eps_inside_sqrt)
-    ops.addcdiv_(param, grad, std, value=-clr)
+    t = state["step"]
+    lr_t = lr / (1 + (t - 1) * lr_decay)
+    g = _weight_decay(param, grad, ops, weight_decay, lr_t, decoupled_weight_decay)
+    s = state["sum"]
+    ops.addcmul_(s, g, g, value=1)
+    sigma = _root(ops, s, eps, eps_inside_sqrt)
+    ops.addcdiv_(param, g, sigma, value=-lr_t)
 
 
 def _adagrad_validate(hyper, zero_lr_ok=False):
@@ -416,14 +544,14 @@ def _adagrad_validate(hyper, zero_lr_ok=False):
     _check_eps(hyper)
 
 
-adagrad = Rule("adagrad", _adagrad_init, _adagrad_update,
-               {"lr": 1e-2, "lr_decay": 0.0, "weight_decay": 0.0,
-                "initial_accumulator_value": 0.0, "eps": 1e-10, "eps_inside_sqrt": False,
-                "decoupled_weight_decay": False}, _adagrad_validate)
+adagrad = Rule.of("adagrad", adagrad_init, adagrad_update, _adagrad_validate)
 
 
 # RMSprop -----------------------------------------------------------------------------
-def _rmsprop_init(param, ops, momentum=0.0, centered=False, **hyper):
+def rmsprop_init(param: Array, ops: Ops, momentum: float = 0.0, centered: bool = False,
+                 **hyper: Any) -> dict:
+    """``{"step": 0, "square_avg": 0}``, with ``"momentum_buffer"`` when ``momentum > 0``
+    and ``"grad_avg"`` when ``centered``."""
     state = {"step": 0, "square_avg": ops.zeros_like(param)}
     if momentum > 0:
         state["momentum_buffer"] = ops.zeros_like(param)
@@ -432,36 +560,46 @@ def _rmsprop_init(param, ops, momentum=0.0, centered=False, **hyper):
     return state
 
 
-def _rmsprop_update(param, grad, state, ops, lr, alpha=0.99, eps=1e-8, weight_decay=0.0,
-                    momentum=0.0, centered=False, eps_inside_sqrt=False, lr_in_buffer=False):
-    """RMSprop: ``s <- alpha s + (1 - alpha) g^2``; ``p <- p - lr g / (sqrt(s) + eps)``.
+def rmsprop_update(param: Array, grad: Array, state: dict, ops: Ops, lr: float = 1e-2,
+                   alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
+                   momentum: float = 0.0, centered: bool = False,
+                   eps_inside_sqrt: bool = False, lr_in_buffer: bool = False) -> None:
+    r"""RMSprop (Tieleman & Hinton, 2012), torch.optim's convention.
 
-    ``centered`` divides by ``sqrt(s - gbar^2)``, the running variance, with
-    ``gbar <- alpha gbar + (1 - alpha) g``; ``momentum`` accumulates the scaled step in
-    ``b <- mu b + g / (sqrt(s) + eps)``; ``p <- p - lr b``.
+    .. math::
+        s_t = \alpha\, s_{t-1} + (1 - \alpha)\, g_t^2, \qquad
+        p \leftarrow p - \eta\, \frac{g_t}{\sqrt{s_t} + \epsilon}
 
-    MXNet's conventions: ``eps_inside_sqrt`` divides by ``sqrt(s + eps)``; ``lr_in_buffer``
-    accumulates ``b <- mu b + lr g / (...)`` and steps ``p <- p - b``.
+    with :math:`s` = ``state["square_avg"]``. ``centered`` divides by
+    :math:`\sqrt{s_t - \bar g_t^2} + \epsilon`, the running standard deviation, with
+    :math:`\bar g_t = \alpha \bar g_{t-1} + (1 - \alpha) g_t` (``state["grad_avg"]``);
+    ``momentum`` :math:`\mu > 0` accumulates the scaled step,
+    :math:`b_t = \mu b_{t-1} + g_t / (\sqrt{s_t} + \epsilon)`,
+    :math:`p \leftarrow p - \eta b_t` (``state["momentum_buffer"]``).
+
+    MXNet's conventions: ``eps_inside_sqrt`` divides by :math:`\sqrt{s_t + \epsilon}`;
+    ``lr_in_buffer`` accumulates :math:`b_t = \mu b_{t-1} + \eta g_t / (\dots)` and steps
+    :math:`p \leftarrow p - b_t`.
     """
     state["step"] += 1
-    grad = _weight_decay(param, grad, ops, weight_decay)
-    square_avg = state["square_avg"]
-    ops.mul_(square_avg, alpha)
-    ops.addcmul_(square_avg, grad, grad, value=1 - alpha)
+    g = _weight_decay(param, grad, ops, weight_decay)
+    s = state["square_avg"]
+    ops.mul_(s, alpha)
+    ops.addcmul_(s, g, g, value=1 - alpha)
     if centered:
-        grad_avg = state["grad_avg"]
-        ops.lerp_(grad_avg, grad, 1 - alpha)
-        variance = ops.addcmul(square_avg, grad_avg, grad_avg, value=-1)
-        avg = _root(ops, variance, eps, eps_inside_sqrt)
+        g_bar = state["grad_avg"]
+        ops.lerp_(g_bar, g, 1 - alpha)
+        variance = ops.addcmul(s, g_bar, g_bar, value=-1)
+        sigma = _root(ops, variance, eps, eps_inside_sqrt)
     else:
-        avg = _root(ops, square_avg, eps, eps_inside_sqrt)
+        sigma = _root(ops, s, eps, eps_inside_sqrt)
     if momentum > 0:
-        buf = state["momentum_buffer"]
-        ops.mul_(buf, momentum)
-        ops.addcdiv_(buf, grad, avg, value=lr if lr_in_buffer else 1.0)
-        ops.add_(param, buf, alpha=-1.0 if lr_in_buffer else -lr)
+        b = state["momentum_buffer"]
+        ops.mul_(b, momentum)
+        ops.addcdiv_(b, g, sigma, value=lr if lr_in_buffer else 1.0)
+        ops.add_(param, b, alpha=-1.0 if lr_in_buffer else -lr)
     else:
-        ops.addcdiv_(param, grad, avg, value=-lr)
+        ops.addcdiv_(param, g, sigma, value=-lr)
 
 
 def _rmsprop_validate(hyper, zero_lr_ok=False):
@@ -471,10 +609,7 @@ def _rmsprop_validate(hyper, zero_lr_ok=False):
     _check_eps(hyper)
 
 
-rmsprop = Rule("rmsprop", _rmsprop_init, _rmsprop_update,
-               {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0,
-                "momentum": 0.0, "centered": False, "eps_inside_sqrt": False,
-                "lr_in_buffer": False}, _rmsprop_validate)
+rmsprop = Rule.of("rmsprop", rmsprop_init, rmsprop_update, _rmsprop_validate)
 
 
 def _sqrt(x):
@@ -484,50 +619,62 @@ def _sqrt(x):
 
 
 # Adam / AdamW ------------------------------------------------------------------------
-def _adam_init(param, ops, amsgrad=False, **hyper):
+def adam_init(param: Array, ops: Ops, amsgrad: bool = False, **hyper: Any) -> dict:
+    """``{"step": 0, "exp_avg": m_0 = 0, "exp_avg_sq": v_0 = 0}`` (torch.optim's keys),
+    with ``"max_exp_avg_sq"`` when ``amsgrad``."""
     state = {"step": 0, "exp_avg": ops.zeros_like(param), "exp_avg_sq": ops.zeros_like(param)}
     if amsgrad:
         state["max_exp_avg_sq"] = ops.zeros_like(param)
     return state
 
 
-def _adam_update(param, grad, state, ops, lr, betas=(0.9, 0.999), eps=1e-8,
-                 weight_decay=0.0, amsgrad=False, decoupled_weight_decay=False,
-                 bias_correction=True, bias_correction_in_lr=False):
-    """Adam (Kingma & Ba, 2015; torch.optim convention)::
+def adam_update(param: Array, grad: Array, state: dict, ops: Ops, lr: float = 1e-3,
+                betas: tuple = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
+                amsgrad: bool = False, decoupled_weight_decay: bool = False,
+                bias_correction: bool = True, bias_correction_in_lr: bool = False) -> None:
+    r"""Adam (Kingma & Ba, 2015), torch.optim's convention.
 
-        m <- beta1 m + (1 - beta1) g          v <- beta2 v + (1 - beta2) g^2
-        p <- p - lr * m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - beta1^t),
-                                                    v_hat = v / (1 - beta2^t)
+    .. math::
+        m_t = \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, \qquad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2, \\
+        \hat m_t = \frac{m_t}{1 - \beta_1^t}, \qquad
+        \hat v_t = \frac{v_t}{1 - \beta_2^t}, \qquad
+        p \leftarrow p - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
 
-    ``weight_decay`` is coupled L2 (``g <- g + wd p``) unless ``decoupled_weight_decay``
-    (AdamW: ``p <- p (1 - lr wd)`` before the step). ``amsgrad`` uses the running maximum
-    of ``v``. ``bias_correction=False`` drops the two ``1 - beta^t`` factors.
+    with :math:`(\beta_1, \beta_2)` = ``betas``, :math:`m` = ``state["exp_avg"]``,
+    :math:`v` = ``state["exp_avg_sq"]`` (torch's keys). The code computes the same number
+    with one pass less over memory, :math:`\frac{c_2}{c_1}\, m_t / (\sqrt{v_t} +
+    \epsilon c_2)` with :math:`c_1 = 1 - \beta_1^t`, :math:`c_2 = \sqrt{1 - \beta_2^t}`.
+
+    ``weight_decay`` :math:`\lambda` adds :math:`\lambda p` to :math:`g` (coupled L2) unless
+    ``decoupled_weight_decay`` (AdamW, Loshchilov & Hutter 2019:
+    :math:`p \leftarrow p (1 - \eta\lambda)` before the step). ``amsgrad`` divides by the
+    running maximum of :math:`v_t`. ``bias_correction=False`` drops :math:`c_1` and
+    :math:`c_2` (:math:`\hat m = m`, :math:`\hat v = v`).
 
     ``bias_correction_in_lr=True`` is Kingma & Ba's cheaper ordering, which MXNet uses:
-    ``p <- p - lr_t m / (sqrt(v) + eps)`` with ``lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)``,
-    the formula above with ``eps / sqrt(1 - beta2^t)`` in place of ``eps`` (larger early on).
+    :math:`p \leftarrow p - \eta_t\, m_t / (\sqrt{v_t} + \epsilon)` with
+    :math:`\eta_t = \eta\, c_2 / c_1`, the formula above with :math:`\epsilon / c_2` in place
+    of :math:`\epsilon` (larger early on).
     """
     beta1, beta2 = betas
     state["step"] += 1
     t = state["step"]
-    grad = _weight_decay(param, grad, ops, weight_decay, lr, decoupled_weight_decay)
-    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    ops.lerp_(exp_avg, grad, 1 - beta1)
-    ops.mul_(exp_avg_sq, beta2)
-    ops.addcmul_(exp_avg_sq, grad, grad, value=1 - beta2)
+    g = _weight_decay(param, grad, ops, weight_decay, lr, decoupled_weight_decay)
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    ops.lerp_(m, g, 1 - beta1)
+    ops.mul_(v, beta2)
+    ops.addcmul_(v, g, g, value=1 - beta2)
     if amsgrad:
-        exp_avg_sq = ops.maximum_(state["max_exp_avg_sq"], exp_avg_sq)
+        v = ops.maximum_(state["max_exp_avg_sq"], v)
     if bias_correction:
-        correction1 = 1 - beta1 ** t
-        correction2_sqrt = _sqrt(1 - beta2 ** t)
+        c1 = 1 - beta1 ** t
+        c2 = _sqrt(1 - beta2 ** t)
     else:
-        correction1 = correction2_sqrt = 1.0
-    # m_hat / (sqrt(v_hat) + eps) == (c2 / c1) m / (sqrt(v) + eps c2) with c2 = sqrt(1-beta2^t):
-    # the same number (eps rescaled exactly) with one pass less over memory.
-    eps_t = eps if bias_correction_in_lr else eps * correction2_sqrt
-    denom = ops.add_(ops.sqrt(exp_avg_sq), eps_t)
-    ops.addcdiv_(param, exp_avg, denom, value=-lr * correction2_sqrt / correction1)
+        c1 = c2 = 1.0
+    eps_t = eps if bias_correction_in_lr else eps * c2
+    denom = ops.add_(ops.sqrt(v), eps_t)
+    ops.addcdiv_(param, m, denom, value=-lr * c2 / c1)
 
 
 def _adam_validate(hyper, zero_lr_ok=False):
@@ -541,43 +688,44 @@ def _adam_validate(hyper, zero_lr_ok=False):
         _check(f"betas[{i}]", 0 <= float(beta) < 1, "in [0, 1)", beta)
 
 
-_ADAM_DEFAULTS = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0,
-                  "amsgrad": False, "decoupled_weight_decay": False, "bias_correction": True,
-                  "bias_correction_in_lr": False}
-adam = Rule("adam", _adam_init, _adam_update, _ADAM_DEFAULTS, _adam_validate)
-adamw = Rule("adamw", _adam_init, _adam_update,
-             {**_ADAM_DEFAULTS, "weight_decay": 1e-2, "decoupled_weight_decay": True},
-             _adam_validate)
+adam = Rule.of("adam", adam_init, adam_update, _adam_validate)
+adamw = Rule.of("adamw", adam_init, adam_update, _adam_validate, weight_decay=1e-2,
+                decoupled_weight_decay=True)
 
 
 # Adadelta ----------------------------------------------------------------------------
-def _adadelta_init(param, ops, **hyper):
+def adadelta_init(param: Array, ops: Ops, **hyper: Any) -> dict:
+    """``{"step": 0, "square_avg": s_0 = 0, "acc_delta": u_0 = 0}`` (torch.optim's keys)."""
     return {"step": 0, "square_avg": ops.zeros_like(param), "acc_delta": ops.zeros_like(param)}
 
 
-def _adadelta_update(param, grad, state, ops, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
-                     decoupled_weight_decay=False):
-    """Adadelta (Zeiler, 2012)::
+def adadelta_update(param: Array, grad: Array, state: dict, ops: Ops, lr: float = 1.0,
+                    rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0,
+                    decoupled_weight_decay: bool = False) -> None:
+    r"""Adadelta (Zeiler, 2012), torch.optim's convention.
 
-        s <- rho s + (1 - rho) g^2
-        d <- sqrt(u + eps) / sqrt(s + eps) * g
-        u <- rho u + (1 - rho) d^2
-        p <- p - lr d
+    .. math::
+        s_t = \rho\, s_{t-1} + (1 - \rho)\, g_t^2, \qquad
+        \Delta_t = \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{s_t + \epsilon}}\, g_t, \\
+        u_t = \rho\, u_{t-1} + (1 - \rho)\, \Delta_t^2, \qquad
+        p \leftarrow p - \eta\, \Delta_t
 
-    ``decoupled_weight_decay`` decays ``p <- p (1 - lr wd)`` instead of adding ``wd p`` to
-    the gradient (MXNet's AdaDelta, whose step has no learning rate: ``lr = 1``).
+    with :math:`s` = ``state["square_avg"]``, :math:`u` = ``state["acc_delta"]``.
+    ``decoupled_weight_decay`` decays :math:`p \leftarrow p (1 - \eta \lambda)` instead of
+    adding :math:`\lambda p` to :math:`g` (MXNet's AdaDelta, whose step has no learning
+    rate: :math:`\eta = 1`).
     """
     state["step"] += 1
-    grad = _weight_decay(param, grad, ops, weight_decay, lr, decoupled_weight_decay)
-    square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-    ops.mul_(square_avg, rho)
-    ops.addcmul_(square_avg, grad, grad, value=1 - rho)
-    std = ops.sqrt_(ops.add(square_avg, eps))
-    delta = ops.sqrt_(ops.add(acc_delta, eps))
+    g = _weight_decay(param, grad, ops, weight_decay, lr, decoupled_weight_decay)
+    s, u = state["square_avg"], state["acc_delta"]
+    ops.mul_(s, rho)
+    ops.addcmul_(s, g, g, value=1 - rho)
+    std = ops.sqrt_(ops.add(s, eps))
+    delta = ops.sqrt_(ops.add(u, eps))
     ops.div_(delta, std)
-    ops.mul_(delta, grad)
-    ops.mul_(acc_delta, rho)
-    ops.addcmul_(acc_delta, delta, delta, value=1 - rho)
+    ops.mul_(delta, g)
+    ops.mul_(u, rho)
+    ops.addcmul_(u, delta, delta, value=1 - rho)
     ops.add_(param, delta, alpha=-lr)
 
 
@@ -588,16 +736,16 @@ def _adadelta_validate(hyper, zero_lr_ok=False):
     _check_nonneg(hyper, "weight_decay")
 
 
-adadelta = Rule("adadelta", _adadelta_init, _adadelta_update,
-                {"lr": 1.0, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.0,
-                 "decoupled_weight_decay": False}, _adadelta_validate)
+adadelta = Rule.of("adadelta", adadelta_init, adadelta_update, _adadelta_validate)
 
 
 # Newton ------------------------------------------------------------------------------
-def _newton_update(param, grad, state, ops, lr=1.0, hessian=None):
-    """Newton's method: ``p <- p - lr H^{-1} g`` (``hessian`` has shape ``param.shape + (d,)``).
+def newton_update(param: Array, grad: Array, state: dict, ops: Ops, lr: float = 1.0,
+                  hessian: Array = None) -> None:
+    r"""Newton's method, :math:`p \leftarrow p - \eta\, H^{-1} g`.
 
-    Needs ``ops.solve`` (numpy); :func:`course_lib.descent.run` passes ``hessian``.
+    ``hessian`` (:math:`H`) has shape ``param.shape + (d,)``. Needs ``ops.solve`` (numpy);
+    :func:`course_lib.descent.run` passes ``hessian``.
     """
     if hessian is None:
         raise ValueError("Invalid hessian: None (newton needs hessian=, the Hessian at param)")
@@ -608,8 +756,7 @@ def _newton_validate(hyper, zero_lr_ok=False):
     _check_lr(hyper, zero_lr_ok)
 
 
-newton = Rule("newton", _no_state, _newton_update, {"lr": 1.0, "hessian": None},
-              _newton_validate)
+newton = Rule.of("newton", no_state, newton_update, _newton_validate)
 
 
 # ----------------------------------------------------------------------------- lookup
