@@ -399,51 +399,36 @@ class RuleOptimizer(mx.optimizer.Optimizer):
         return w, g, {key: next(tensors) if present else None for key, present in keys}
 
     def _update_torch(self, fast, items, lr, wd):
-        """The rule on lists of torch views: in work units of about :attr:`unit_size`
-        elements with temporaries in a reused arena (:class:`course_lib.torch.TensorListOps`),
-        or, the first time a rule creates state lazily (momentum's buffer), on whole tensors."""
+        """The rule on lists of torch views through :func:`course_lib.torch.run_rule`: in
+        work units of about :attr:`unit_size` elements with temporaries in a reused arena,
+        or, the first time a rule creates state lazily (momentum's buffer), on whole
+        tensors, that state then copied into NDArrays."""
         torch, ct = fast[0], fast[1]
         arena = self.__dict__.setdefault("_arena", {})
-        rule, hyper, clip_weights = self.rule, self.hyper, self.clip_weights
         decay = wd if self.decay_before_clip else 0.0
         states = [s for _, s, _ in items]
-        step = states[0].get("step")
         keys = list(items[0][2][2])
-        new_step = step
-
-        def run(unit, lazy=False):
-            nonlocal new_step
-            ps = [u[0] for u in unit]
-            gs = self._prepared(torch, arena, ps, [u[1] for u in unit], decay)
-            lists = {k: [u[2 + i] for u in unit] for i, k in enumerate(keys)}
-            batch = dict(lists)
-            if lazy:
-                batch.update({k: None for k in keys if lists[k][0] is None})
-            if step is not None:
-                batch["step"] = step
-            rule.update(ps, gs, batch, ct.TensorListOps(arena), lr=lr,
-                        weight_decay=0.0 if decay else wd, **hyper)
-            if clip_weights is not None:
-                torch._foreach_clamp_min_(ps, -clip_weights)
-                torch._foreach_clamp_max_(ps, clip_weights)
-            new_step = batch.get("step", step)
-            for k in keys:
-                if lists[k][0] is None:  # state the rule created now: into NDArrays
-                    for (w, s, _), t in zip(items, batch[k]):
-                        s[k] = mx.nd.array(t.cpu().numpy(), ctx=w.context, dtype=w.dtype)
-                elif batch[k] is not lists[k]:  # a rule that rebinds a state entry
-                    torch._foreach_copy_(lists[k], batch[k])
-
         groups = [[p, g] + [named[k] for k in keys] for _, _, (p, g, named) in items]
-        if any(t is None for group in groups for t in group):
-            run(groups, lazy=True)
+        hyper = {**self.hyper, "lr": lr, "weight_decay": 0.0 if decay else wd}
+        new_step, created = ct.run_rule(
+            self.rule, hyper, groups, keys, states[0].get("step"), arena=arena,
+            unit_size=self.unit_size,
+            prepare=lambda ps, gs: self._prepared(torch, arena, ps, gs, decay),
+            finish=None if self.clip_weights is None else self._clip_views)
+        for key, tensors in created.items():
+            for (w, s, _), t in zip(items, tensors):
+                s[key] = mx.nd.array(t.cpu().numpy(), ctx=w.context, dtype=w.dtype)
+        if created:
             arena.clear()  # buffers as large as all these parameters: not worth keeping
-        else:
-            for unit in ct.work_units(groups, self.unit_size):
-                run(unit)
-        if step is not None:
+        if "step" in states[0]:
             for s in states:
                 s["step"] = new_step
+
+    def _clip_views(self, params):
+        """``clip_weights`` on torch views of the weights."""
+        import torch
+        torch._foreach_clamp_min_(params, -self.clip_weights)
+        torch._foreach_clamp_max_(params, self.clip_weights)
 
     def _prepared(self, torch, arena, params, grads, decay):
         """``clip(rescale_grad * g + decay * w)`` in scratch buffers of the arena (the
@@ -584,7 +569,8 @@ class Adagrad(RuleOptimizer):
                  initial_accumulator_value=0.0, lazy_update=True, conventions="course",
                  **kwargs):
         use_mxnet = _mxnet_conventions(conventions)
-        hyper = dict(eps=_default(eps, 1e-10, 1e-7, use_mxnet), lr_decay=lr_decay,
+        hyper = dict(eps=_default(eps, _rules.adagrad.defaults["eps"], 1e-7, use_mxnet),
+                     lr_decay=lr_decay,
                      initial_accumulator_value=initial_accumulator_value,
                      eps_inside_sqrt=use_mxnet, decoupled_weight_decay=use_mxnet)
         super().__init__(_rules.adagrad, hyper, learning_rate, conventions=conventions,
@@ -623,7 +609,7 @@ class RMSProp(RuleOptimizer):
 
 @_register("course_adam")
 class Adam(RuleOptimizer):
-    """Adam (:data:`course_lib.rules.adam`) on ``g = clip(rescale_grad grad + wd w)``.
+    """Adam (:func:`course_lib.rules.adam_update`) on ``g = clip(rescale_grad grad + wd w)``.
 
     ``conventions="course"``: bias-corrected as Kingma & Ba write it,
     ``w <- w - lr m_hat / (sqrt(v_hat) + epsilon)`` (torch's). ``conventions="mxnet"``: the
@@ -632,20 +618,20 @@ class Adam(RuleOptimizer):
     other with ``epsilon / sqrt(1 - beta2^t)``). ``bias_correction=False`` drops the
     ``1 - beta^t`` factors (chapter 7 shows why they exist); ``amsgrad`` uses the running
     maximum of ``v``; ``lazy_update=True`` (MXNet's default): a ``row_sparse`` gradient
-    updates only its rows.
+    updates only its rows; ``decoupled_weight_decay=True`` is :class:`AdamW`'s decay.
     """
 
     _arg_names = {"betas[0]": "beta1", "betas[1]": "beta2", "eps": "epsilon"}
-    decay_before_clip = True
-    _decoupled = False
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
                  amsgrad=False, bias_correction=True, lazy_update=True, conventions="course",
-                 **kwargs):
+                 decoupled_weight_decay=False, **kwargs):
         use_mxnet = _mxnet_conventions(conventions)
         hyper = dict(betas=(beta1, beta2), eps=epsilon, amsgrad=amsgrad,
                      bias_correction=bias_correction, bias_correction_in_lr=use_mxnet,
-                     decoupled_weight_decay=self._decoupled)
+                     decoupled_weight_decay=bool(decoupled_weight_decay))
+        #: Coupled decay enters the gradient before clipping, as in MXNet's ``adam``.
+        self.decay_before_clip = not decoupled_weight_decay
         super().__init__(_rules.adam, hyper, learning_rate, conventions=conventions,
                          lazy_update=lazy_update, **kwargs)
 
@@ -668,11 +654,8 @@ class AdamW(Adam):
     there is ``lambda``).
     """
 
-    decay_before_clip = False
-    _decoupled = True
-
     def __init__(self, learning_rate=0.001, wd=0.01, **kwargs):
-        super().__init__(learning_rate, wd=wd, **kwargs)
+        super().__init__(learning_rate, wd=wd, decoupled_weight_decay=True, **kwargs)
 
 
 @_register("course_adadelta")
@@ -698,7 +681,8 @@ class AdaDelta(RuleOptimizer):
                           stacklevel=2)
         if use_mxnet or learning_rate is None:
             learning_rate = 1.0
-        hyper = dict(rho=rho, eps=_default(epsilon, 1e-6, 1e-5, use_mxnet),
+        hyper = dict(rho=rho, eps=_default(epsilon, _rules.adadelta.defaults["eps"], 1e-5,
+                                           use_mxnet),
                      decoupled_weight_decay=use_mxnet)
         super().__init__(_rules.adadelta, hyper, learning_rate, conventions=conventions,
                          **kwargs)

@@ -292,6 +292,89 @@ def work_units(groups, size: int):
         yield unit
 
 
+def run_rule(rule: _rules.Rule, hyper: dict, groups: list, keys: list, step=None, *,
+             arena: dict | None = None, unit_size: int | None = None,
+             per_tensor: bool = False, prepare=None, finish=None):
+    """Run ``rule.update`` over parameters held as torch tensors: the one driver of
+    :mod:`course_lib.torch` and :mod:`course_lib.mxnet` (whose torch path calls it on
+    views of NDArrays).
+
+    Parameters
+    ----------
+    rule, hyper
+        The rule and its hyperparameters (Python numbers).
+    groups : list
+        One list per parameter, ``[param, grad, state[keys[0]], state[keys[1]], ...]``,
+        tensors of one shape, real (complex ones viewed as real); a state entry that the
+        rule creates at its first update (momentum's buffer) is None.
+    keys : list of str
+        The names of the state tensors, in the order of ``groups``.
+    step : float or None
+        The parameters' common step count (None for rules that keep none).
+    arena, unit_size
+        With both (the CPU): the rule runs on :func:`work_units` of about ``unit_size``
+        elements in turn, its temporaries in the scratch ``arena`` (:class:`TensorListOps`);
+        otherwise on all parameters at once through ``torch._foreach_*``. State that the rule
+        creates is made on whole tensors, without the arena.
+    per_tensor : bool
+        One parameter at a time through :data:`TENSOR` (``foreach=False``).
+    prepare, finish : callable, optional
+        ``prepare(params, grads) -> grads`` before the rule of each unit (negation for
+        ``maximize``, MXNet's rescaling and clipping); ``finish(params)`` after it.
+
+    Returns
+    -------
+    tuple
+        ``(step, created)``: the step count after the update (the caller stores it), and
+        ``{key: [tensor per parameter]}`` for the state entries the rule created. A state
+        tensor that the rule replaced by another is copied back into the caller's tensor.
+    """
+    lazy = any(t is None for group in groups for t in group)
+    if per_tensor:
+        units = [[group] for group in groups]
+    elif lazy or arena is None or unit_size is None:
+        units = [groups]
+    else:
+        units = work_units(groups, unit_size)
+    new_step, created = step, {}
+    for unit in units:
+        ops = TENSOR if per_tensor else TensorListOps(None if lazy else arena)
+        new_step, made = _run_unit(rule, hyper, unit, keys, step, ops, prepare, finish)
+        for key, tensors in made.items():
+            created.setdefault(key, []).extend(tensors)
+    return new_step, created
+
+
+def _run_unit(rule, hyper, unit, keys, step, ops, prepare, finish):
+    """``rule.update`` on one unit (a list of groups, see :func:`run_rule`); returns the new
+    step and the state the rule created. With :data:`TENSOR` the unit is one group."""
+    single = ops is TENSOR
+    params, grads = [u[0] for u in unit], [u[1] for u in unit]
+    if prepare is not None:
+        grads = prepare(params, grads)
+    lists = {k: [u[2 + i] for u in unit] for i, k in enumerate(keys)}
+    state = {k: None if v[0] is None else v[0] if single else v for k, v in lists.items()}
+    if step is not None:
+        state["step"] = step
+    before = dict(state)
+    if single:
+        rule.update(params[0], grads[0], state, ops, **hyper)
+    else:
+        rule.update(params, grads, state, ops, **hyper)
+    if finish is not None:
+        finish(params)
+    created = {}
+    for k in keys:
+        if state[k] is before[k]:  # updated in place
+            continue
+        new = [state[k]] if single else state[k]
+        if before[k] is None:
+            created[k] = new
+        else:  # a rule that rebinds a state entry: copy back
+            torch._foreach_copy_(lists[k], new)
+    return state.get("step", step), created
+
+
 def _scalar(value):
     """Python number for the rules' scalar arithmetic (lr and betas may be 1-element tensors)."""
     if isinstance(value, torch.Tensor):
@@ -330,7 +413,7 @@ class RuleOptimizer(torch.optim.Optimizer):
     under the rule's (torch.optim's) key names, with ``"step"`` a float tensor as torch
     keeps it; parameters of a group that share device, real dtype and step count are
     updated together through :class:`TensorListOps` (on the CPU in work units, see
-    :meth:`_update_in_units`), or one by one through :data:`TENSOR` when the group says
+    :meth:`_update`), or one by one through :data:`TENSOR` when the group says
     ``foreach=False``. The rule sees complex tensors through :func:`_real`.
     """
 
@@ -367,57 +450,13 @@ class RuleOptimizer(torch.optim.Optimizer):
 
     def _update_group(self, rule, hyper, params, group):
         """One group's update: one tensor at a time (``foreach=False``), else in batches
-        of parameters that share device, real dtype and step count."""
-        maximize = group.get("maximize", False)
-        if group.get("foreach") is False:
-            for p in params:
-                self._update(rule, hyper, [p], maximize, TENSOR)
-            return
+        of parameters that share device, real dtype and step count (:func:`run_rule`)."""
+        per_tensor = group.get("foreach") is False
         for batch in self._batches(params):
-            if batch[0].device.type == "cpu":
-                self._update_in_units(rule, hyper, batch, maximize)
-            else:
-                self._update(rule, hyper, batch, maximize, TENSOR_LIST)
+            self._update(rule, hyper, batch, group.get("maximize", False), per_tensor)
 
-    #: Elements per work unit on the CPU (see :meth:`_update_in_units`).
+    #: Elements per work unit on the CPU (see :meth:`_update`).
     unit_size = 1 << 20
-
-    def _update_in_units(self, rule, hyper, params, maximize):
-        """The CPU path: the rule runs on cache-sized work units in turn, each a list of
-        slices of at most :attr:`unit_size` elements (a large tensor is cut into several, small
-        ones share one), so every op of the rule finds its operands still in cache; the
-        temporaries live in one scratch arena per optimizer (not in the state, nor in
-        ``state_dict()``). The arithmetic per element is exactly that of :meth:`_update`."""
-        states = [self.state[p] for p in params]
-        if any(v is None for v in states[0].values()):  # lazily created state: whole tensors
-            return self._update(rule, hyper, params, maximize, TENSOR_LIST)
-        keys = [k for k, v in states[0].items() if isinstance(v, torch.Tensor) and k != "step"]
-        arena = self.__dict__.setdefault("_arena", {})
-        step = float(states[0]["step"]) if "step" in states[0] else None
-        new_step = step
-
-        def run(unit):
-            nonlocal new_step
-            ps = [u[0] for u in unit]
-            gs = [u[1] for u in unit]
-            if maximize:
-                gs = torch._foreach_neg(gs)
-            batch = {k: [u[2 + i] for u in unit] for i, k in enumerate(keys)}
-            if step is not None:
-                batch["step"] = step
-            lists = {k: batch[k] for k in keys}
-            rule.update(ps, gs, batch, TensorListOps(arena), **hyper)
-            for k in keys:
-                if batch[k] is not lists[k]:  # a rule that rebinds a state entry: copy back
-                    torch._foreach_copy_(lists[k], batch[k])
-            new_step = batch.get("step")
-
-        groups = [[_real(t) for t in [p, p.grad] + [state[k] for k in keys]]
-                  for p, state in zip(params, states)]
-        for unit in work_units(groups, self.unit_size):
-            run(unit)
-        if step is not None and new_step != step:
-            torch._foreach_add_([s["step"] for s in states], new_step - step)
 
     def _check_step(self, group, params):
         """Refuse what this adapter cannot do, naming it: sparse gradients, and a step inside
@@ -457,45 +496,44 @@ class RuleOptimizer(torch.optim.Optimizer):
             batches.setdefault(key, []).append(p)
         return batches.values()
 
-    def _update(self, rule, hyper, params, maximize, ops):
+    def _update(self, rule, hyper, params, maximize, per_tensor=False):
+        """The rule on one batch through :func:`run_rule`. On the CPU it runs on cache-sized
+        work units in turn, each a list of slices of at most :attr:`unit_size` elements (a
+        large tensor is cut into several, small ones share one), so every op of the rule
+        finds its operands still in cache; the temporaries live in one scratch arena per
+        optimizer (not in the state, nor in ``state_dict()``). The arithmetic per element is
+        the same on every path."""
         states = [self.state[p] for p in params]
-        reals = [_real(p) for p in params]
-        grads = [_real(p.grad) for p in params]
-        if maximize:
-            grads = torch._foreach_neg(grads)
-        single = ops is TENSOR
-        batch = {}
-        for key, value in states[0].items():
-            if key == "step":
-                batch[key] = float(value)
-            elif value is None or not isinstance(value, torch.Tensor):
-                batch[key] = value
-            else:
-                batch[key] = _real(value) if single else [_real(s[key]) for s in states]
-        before = dict(batch)
-        if single:
-            rule.update(reals[0], grads[0], batch, ops, **hyper)
-        else:
-            rule.update(reals, grads, batch, ops, **hyper)
-        for key, value in batch.items():
-            if key == "step":
-                if value != before[key]:
-                    torch._foreach_add_([s["step"] for s in states], value - before[key])
-            elif value is before[key]:  # updated in place (or still None)
-                continue
-            elif single or not isinstance(value, list):
-                states[0][key] = _stored(value, params[0])
-            else:
-                for s, p, v in zip(states, params, value):
-                    s[key] = _stored(v, p)
+        keys = [k for k in states[0] if k != "step"]
+        groups = [[_real(p), _real(p.grad)] + [None if s[k] is None else _real(s[k])
+                                                for k in keys]
+                  for p, s in zip(params, states)]
+        cpu = params[0].device.type == "cpu" and not per_tensor
+        step = float(states[0]["step"]) if "step" in states[0] else None
+        new_step, created = run_rule(
+            rule, hyper, groups, keys, step, per_tensor=per_tensor,
+            arena=self.__dict__.setdefault("_arena", {}) if cpu else None,
+            unit_size=self.unit_size if cpu else None,
+            prepare=_negated if maximize else None)
+        if step is not None and new_step != step:
+            torch._foreach_add_([s["step"] for s in states], new_step - step)
+        for key, tensors in created.items():
+            for s, p, t in zip(states, params, tensors):
+                s[key] = _stored(t, p)
+
+
+def _negated(params, grads):
+    """The gradients of ``maximize=True``: ``-g`` (new tensors)."""
+    return torch._foreach_neg(grads)
 
 
 # ------------------------------------------------------------------------ optimizers
 class SGD(RuleOptimizer):
     """Stochastic gradient descent, optionally with momentum (``torch.optim.SGD``).
 
-    ``momentum = 0``: :data:`course_lib.rules.sgd`, ``p <- p - lr g``; otherwise
-    :data:`course_lib.rules.momentum` (``nesterov=True``: look-ahead), torch convention
+    ``momentum = 0``: :data:`course_lib.rules.sgd` (:func:`~course_lib.rules.sgd_update`),
+    ``p <- p - lr g``; otherwise :data:`course_lib.rules.momentum`
+    (:func:`~course_lib.rules.momentum_update`; ``nesterov=True``: look-ahead), torch convention
     ``v <- mu v + (1 - dampening) g``, ``p <- p - lr v``. ``weight_decay`` adds ``wd p``
     to the gradient.
     """
@@ -517,10 +555,10 @@ class SGD(RuleOptimizer):
 
 
 class Adagrad(RuleOptimizer):
-    """Adagrad (``torch.optim.Adagrad``): :data:`course_lib.rules.adagrad`."""
+    """Adagrad (``torch.optim.Adagrad``): :func:`course_lib.rules.adagrad_update`."""
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0, eps=1e-10, foreach=None, *, maximize=False,
+                 initial_accumulator_value=0.0, eps=_rules.adagrad.defaults["eps"], foreach=None, *, maximize=False,
                  differentiable=False, fused=None):
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
@@ -537,7 +575,7 @@ class Adagrad(RuleOptimizer):
 
 
 class RMSprop(RuleOptimizer):
-    """RMSprop (``torch.optim.RMSprop``): :data:`course_lib.rules.rmsprop`
+    """RMSprop (``torch.optim.RMSprop``): :func:`course_lib.rules.rmsprop_update`
     (``eps`` outside the square root, like torch)."""
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
@@ -554,47 +592,51 @@ class RMSprop(RuleOptimizer):
 
 
 class Adam(RuleOptimizer):
-    """Adam (``torch.optim.Adam``): :data:`course_lib.rules.adam`, bias-corrected as in
+    """Adam (``torch.optim.Adam``): :func:`course_lib.rules.adam_update`, bias-corrected as in
     Kingma & Ba; ``weight_decay`` is coupled L2 unless ``decoupled_weight_decay=True``
-    (AdamW)."""
+    (AdamW).
 
-    _decoupled = False
+    ``bias_correction=False`` (not in torch.optim) drops the factors ``1 - beta^t``, the
+    Adam without bias correction that the adaptive-learning-rates chapter compares.
+    """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
-                 differentiable=False, fused=None, decoupled_weight_decay=False):
+                 differentiable=False, fused=None, decoupled_weight_decay=False,
+                 bias_correction=True):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize, foreach=foreach,
                         capturable=capturable, differentiable=differentiable, fused=fused,
-                        decoupled_weight_decay=decoupled_weight_decay)
+                        decoupled_weight_decay=decoupled_weight_decay,
+                        bias_correction=bias_correction)
         self._validate(defaults)
         super().__init__(params, defaults)
 
     def rule_for(self, group):
         return _rules.adam, {k: group[k] for k in
                              ("lr", "betas", "eps", "weight_decay", "amsgrad",
-                              "decoupled_weight_decay")}
+                              "decoupled_weight_decay", "bias_correction") if k in group}
 
 
 class AdamW(Adam):
     """AdamW (``torch.optim.AdamW``): Adam with decoupled weight decay
-    ``p <- p (1 - lr wd)``, default ``weight_decay=1e-2``."""
-
-    _decoupled = True
+    ``p <- p (1 - lr wd)``, default ``weight_decay=1e-2``; ``bias_correction`` as
+    :class:`Adam`'s."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
-                 differentiable=False, fused=None):
+                 differentiable=False, fused=None, bias_correction=True):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
                          maximize=maximize, capturable=capturable,
                          differentiable=differentiable, fused=fused,
-                         decoupled_weight_decay=True)
+                         decoupled_weight_decay=True, bias_correction=bias_correction)
 
 
 class Adadelta(RuleOptimizer):
-    """Adadelta (``torch.optim.Adadelta``): :data:`course_lib.rules.adadelta`."""
+    """Adadelta (``torch.optim.Adadelta``): :func:`course_lib.rules.adadelta_update`."""
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, foreach=None, *,
+    def __init__(self, params, lr=1.0, rho=0.9, eps=_rules.adadelta.defaults["eps"],
+                 weight_decay=0.0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, foreach=foreach,
                         capturable=capturable, maximize=maximize,

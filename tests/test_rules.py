@@ -2,6 +2,8 @@
 numpy and torch, validation, lookup; numpy 2.x and no-MXNet hygiene of the package."""
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import math
 import re
 import subprocess
@@ -281,6 +283,72 @@ def test_get_and_names():
     for bad in ("adamax", "", None, 3):
         with pytest.raises(ValueError, match="rule"):
             rules.get(bad)
+
+
+# Variants: the same update function as a base rule, with these defaults changed.
+VARIANTS = {"nesterov": ("momentum", {"nesterov": True}),
+            "adamw": ("adam", {"weight_decay": 1e-2, "decoupled_weight_decay": True})}
+
+
+@pytest.mark.parametrize("name", sorted({"sgd", "momentum", "nesterov", "adagrad", "rmsprop",
+                                         "adam", "adamw", "adadelta", "newton"}))
+def test_defaults_are_the_update_functions_signature(name):
+    """Rule.defaults is the public update function's keyword defaults (a variant changes
+    only the keys it names), and an update with no hyperparameters is one with the
+    defaults: a default written twice and changed in one place fails here."""
+    rule = rules.get(name)
+    base, changes = VARIANTS.get(name, (name, {}))
+    assert rule.update is getattr(rules, f"{base}_update") and rule.name == name
+    params = list(inspect.signature(rule.update).parameters.values())
+    assert [p.name for p in params[:4]] == ["param", "grad", "state", "ops"]
+    from_signature = {p.name: p.default for p in params[4:]}
+    assert rule.defaults == {**from_signature, **changes}
+    if name == "newton":
+        return
+    runs = []
+    for hyper in ({}, rules.get(base).defaults):
+        x = np.linspace(-1.0, 2.0, 6)
+        state = rule.init(x, rules.NUMPY, **hyper)
+        for _ in range(3):
+            rule.update(x, _grad(x), state, rules.NUMPY, **hyper)
+        runs.append(x)
+    assert np.array_equal(runs[0], runs[1])
+
+
+def _ops_backends():
+    """Every ops vocabulary of course_lib; MXNet's only where MXNet imports."""
+    import course_lib.torch as ct
+    import course_lib.torch_compiled as tc
+    backends = {"numpy": rules.NUMPY, "torch tensor": ct.TENSOR,
+                "torch tensor list": ct.TENSOR_LIST,
+                "torch tensor list, arena": ct.TensorListOps(arena={}),
+                "torch compiled": tc.COMPILED}
+    if importlib.util.find_spec("mxnet") is not None:
+        import course_lib.mxnet as cm
+        backends["mxnet"] = cm.NDARRAY
+    return backends
+
+
+def test_every_backend_implements_every_op_of_the_protocol():
+    """rules.Ops declares the vocabulary; each back-end has every op, with the protocol's
+    number of parameters and its keyword parameters (the rules pass alpha=, value= by
+    keyword) with the same defaults."""
+    ops = {name: fn for name, fn in vars(rules.Ops).items()
+           if callable(fn) and not name.startswith("_")}
+    assert {"zeros_like", "clone", "add_", "addcmul_", "addcdiv_", "lerp_", "sqrt",
+            "maximum_"} <= set(ops)
+    backends = _ops_backends()
+    assert {"numpy", "torch tensor", "torch tensor list"} <= set(backends)
+    for label, backend in backends.items():
+        for name, fn in ops.items():
+            theirs = getattr(backend, name, None)
+            assert callable(theirs), f"{label} lacks {name}"
+            want = list(inspect.signature(fn).parameters.values())[1:]  # less self
+            got = list(inspect.signature(theirs).parameters.values())
+            assert len(got) == len(want), (label, name)
+            # positional names may differ (xs for a list); keywords and defaults may not
+            assert [(p.name, p.default) for p in got if p.default is not p.empty] == \
+                [(p.name, p.default) for p in want if p.default is not p.empty], (label, name)
 
 
 @pytest.mark.parametrize("name,hyper,param", [

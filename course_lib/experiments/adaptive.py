@@ -291,7 +291,8 @@ def network_optimizers(framework: str) -> dict:
             "Adagrad": lambda p: ctorch.Adagrad(p, lr=lr["Adagrad"]),
             "RMSProp": lambda p: ctorch.RMSprop(p, lr=lr["RMSProp"]),
             "Adam": lambda p: ctorch.Adam(p, lr=lr["Adam"]),
-            "Adam, no bias correction": lambda p: _TorchAdamNoCorrection(p, lr=lr["Adam"]),
+            "Adam, no bias correction": lambda p: ctorch.Adam(p, lr=lr["Adam"],
+                                                              bias_correction=False),
             "Adadelta": lambda p: ctorch.Adadelta(p, lr=lr["Adadelta"]),
         }
     if framework == "mxnet":
@@ -307,23 +308,6 @@ def network_optimizers(framework: str) -> dict:
             "Adadelta": lambda p: cmx.AdaDelta(learning_rate=lr["Adadelta"]),
         }
     raise ValueError(f"framework must be 'torch' or 'mxnet', got {framework!r}")
-
-
-def _torch_adam_no_correction_class():
-    from course_lib.torch import Adam
-
-    class AdamNoCorrection(Adam):
-        """:class:`course_lib.torch.Adam` with ``bias_correction=False`` in its rule."""
-
-        def rule_for(self, group):
-            rule, hyper = super().rule_for(group)
-            return rule, {**hyper, "bias_correction": False}
-
-    return AdamNoCorrection
-
-
-def _TorchAdamNoCorrection(params, **kwargs):
-    return _torch_adam_no_correction_class()(params, **kwargs)
 
 
 def _digits():
