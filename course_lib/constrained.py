@@ -323,15 +323,19 @@ class Trajectory:
 
     Attributes
     ----------
-    theta : array (steps + 1, N, 2)
-    losses : array (steps + 1, N, 2)
-        ``L0`` and ``L1`` along the way.
-    multiplier : array (steps + 1, N)
-        ``lambda`` (constant for the linear combination and the dual; 0 where unused).
-    grad_evals : int array (N,)
-        Gradient evaluations spent by each start (hard-constraint-first spends extra ones).
-    diverged_at : int array (N,)
-        First step with a non-finite or huge value, -1 if never; the start is frozen there.
+    theta : numpy.ndarray
+        Shape ``(steps + 1, N, 2)``: the points.
+    losses : numpy.ndarray
+        Shape ``(steps + 1, N, 2)``: ``L0`` and ``L1`` along the way.
+    multiplier : numpy.ndarray
+        Shape ``(steps + 1, N)``: ``lambda`` (constant for the linear combination and the
+        dual; 0 where unused).
+    grad_evals : numpy.ndarray
+        Integers, shape ``(N,)``: gradient evaluations spent by each start
+        (hard-constraint-first spends extra ones).
+    diverged_at : numpy.ndarray
+        Integers, shape ``(N,)``: first step with a non-finite or huge value, -1 if never;
+        the start is frozen there.
     method : str
     """
 

@@ -36,18 +36,20 @@ class Result:
 
     Attributes
     ----------
-    trajectory : array (steps + 1, N, 2)
-        The points; row 0 is the start. A diverged start stays at the point where it
-        diverged (it is frozen there).
-    loss : array (steps + 1, N)
-        The surface's value along the trajectory (computed on first access).
-    grad_norm : array (steps + 1, N)
-        Euclidean norm of the gradient at each point (computed on first access).
-    diverged_at : int array (N,)
-        First step index whose point is NaN, infinite or outside ``bound``; -1 for starts
-        that never diverged.
-    lr : array (steps,)
-        The learning rate used at each step.
+    trajectory : numpy.ndarray
+        Shape ``(steps + 1, N, 2)``: the points; row 0 is the start. A diverged start
+        stays at the point where it diverged (it is frozen there).
+    loss : numpy.ndarray
+        Shape ``(steps + 1, N)``: the surface's value along the trajectory (computed on
+        first access).
+    grad_norm : numpy.ndarray
+        Shape ``(steps + 1, N)``: Euclidean norm of the gradient at each point (computed
+        on first access).
+    diverged_at : numpy.ndarray
+        Integers, shape ``(N,)``: first step index whose point is NaN, infinite or outside
+        ``bound``; -1 for starts that never diverged.
+    lr : numpy.ndarray
+        Shape ``(steps,)``: the learning rate used at each step.
     rule : str
     surface : Surface or None
         None when :func:`run` was given a gradient function: then ``loss``,
@@ -102,7 +104,7 @@ class Result:
 
     @property
     def diverged(self) -> np.ndarray:
-        """Boolean (N,): did the start diverge?"""
+        """Whether each start diverged (booleans, shape ``(N,)``)."""
         return self.diverged_at >= 0
 
     def converged(self, tol: float = 1e-6, to=None) -> np.ndarray:

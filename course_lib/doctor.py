@@ -43,6 +43,7 @@ from course_lib import _checks
 
 __all__ = ["VERDICTS", "ADVICE", "Diagnosis", "diagnose"]
 
+#: The verdicts :func:`diagnose` can return.
 VERDICTS = ("diverged", "lr_too_large", "optimization", "model_bias", "overfitting",
             "mismatch", "healthy")
 

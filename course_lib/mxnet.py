@@ -85,7 +85,8 @@ import numpy as np
 
 from . import rules as _rules
 
-__all__ = ["mx", "context", "NDARRAY", "RuleOptimizer", "SGD", "NAG", "Adagrad", "RMSProp",
+__all__ = ["mx", "context", "NDArrayOps", "NDARRAY", "RuleOptimizer", "SGD", "NAG", "Adagrad",
+           "RMSProp",
            "Adam", "AdamW", "AdaDelta"]
 
 
@@ -195,7 +196,7 @@ class RuleOptimizer(mx.optimizer.Optimizer):
     :attr:`decay_before_clip`), so do we. ``clip_weights`` clips the weights after the step.
 
     Storage types as MXNet's optimizers: with ``lazy_update`` a ``row_sparse`` gradient
-    updates only its rows (weight, state, weight decay; :meth:`_update_rows`); otherwise a
+    updates only its rows (weight, state, weight decay; ``_update_rows``); otherwise a
     sparse gradient counts as dense with zero rows, and sparse weights are updated through a
     dense copy, as MXNet's storage fallback does.
 
@@ -211,11 +212,12 @@ class RuleOptimizer(mx.optimizer.Optimizer):
 
     #: Parameters per ``update`` call from MXNet's ``Updater`` (``aggregate_num``).
     aggregate_size = 256
-    #: False: always run the rule on NDArrays (:data:`NDARRAY`), never on torch views.
+    #: When False, always run the rule on NDArrays (:data:`NDARRAY`), never on torch views.
     use_torch = True
     #: Elements per work unit of the torch path (as in :mod:`course_lib.torch`).
     unit_size = 1 << 20
-    #: torch threads during the torch path (None: torch's setting). The update is
+    #: The number of torch threads during the torch path, or None for torch's setting. The
+    #: update is
     #: memory-bound, so one thread loses little, while torch's thread pool and MXNet's
     #: OpenMP threads in one process slow each other down: on 2 cores, 128 tensors of
     #: ~80k floats took Adam 53 ms with 2 torch threads and 26 ms with 1.
@@ -307,7 +309,7 @@ class RuleOptimizer(mx.optimizer.Optimizer):
     # the NDArray path ---------------------------------------------------------------
     def _update_ndarray(self, weight, grad, state, lr, wd):
         """The rule on NDArrays of any storage type: a sparse weight through a dense copy
-        written back, a ``row_sparse`` gradient lazily (:meth:`_update_rows`) or as a dense
+        written back, a ``row_sparse`` gradient lazily (``_update_rows``) or as a dense
         one with zero rows, a ``csr`` gradient as dense."""
         dense = weight if weight.stype == "default" else weight.tostype("default")
         if grad.stype == "row_sparse" and self.lazy_update:

@@ -22,7 +22,7 @@ import numpy as np
 
 __all__ = ["contour", "trajectories", "loss_curves", "CONTOUR_CMAP", "MINIMUM_STYLE"]
 
-#: Colormap of contour lines: light enough that paths (colors C0, C1, ...) stand out.
+#: The colormap of contour lines, light enough that paths (colors C0, C1, ...) stand out.
 CONTOUR_CMAP = "viridis"
 #: How known minima are marked.
 MINIMUM_STYLE = dict(marker="*", s=160, color="gold", edgecolor="black", linewidth=0.8,

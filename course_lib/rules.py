@@ -148,13 +148,15 @@ class Rule(NamedTuple):
     Attributes
     ----------
     name : str
-    init : callable
-    update : callable
+    init : typing.Callable
+        ``init(param, ops, **hyper) -> state``, e.g. :func:`adam_init`.
+    update : typing.Callable
+        ``update(param, grad, state, ops, **hyper)``, e.g. :func:`adam_update`.
     defaults : dict
         Every hyperparameter the rule accepts, with its default value: the update
         function's keyword defaults (:func:`hyperparameters`), except where a variant
         overrides them (:meth:`of`).
-    validate : callable
+    validate : typing.Callable
         ``validate(hyper, zero_lr_ok=False)`` raises ``ValueError`` naming a bad parameter.
     """
 
@@ -440,6 +442,7 @@ def _sgd_validate(hyper, zero_lr_ok=False):
     _check_nonneg(hyper, "weight_decay")
 
 
+#: Gradient descent, :func:`sgd_update`.
 sgd = Rule.of("sgd", no_state, sgd_update, _sgd_validate)
 
 
@@ -498,7 +501,9 @@ def _momentum_validate(hyper, zero_lr_ok=False):
             f"(got momentum={hyper['momentum']!r}, dampening={hyper['dampening']!r})")
 
 
+#: Heavy-ball momentum, :func:`momentum_update`.
 momentum = Rule.of("momentum", momentum_init, momentum_update, _momentum_validate)
+#: Nesterov momentum, :func:`momentum_update` with ``nesterov=True``.
 nesterov = Rule.of("nesterov", momentum_init, momentum_update, _momentum_validate,
                    nesterov=True)
 
@@ -544,6 +549,7 @@ def _adagrad_validate(hyper, zero_lr_ok=False):
     _check_eps(hyper)
 
 
+#: Adagrad, :func:`adagrad_update`.
 adagrad = Rule.of("adagrad", adagrad_init, adagrad_update, _adagrad_validate)
 
 
@@ -609,6 +615,7 @@ def _rmsprop_validate(hyper, zero_lr_ok=False):
     _check_eps(hyper)
 
 
+#: RMSprop, :func:`rmsprop_update`.
 rmsprop = Rule.of("rmsprop", rmsprop_init, rmsprop_update, _rmsprop_validate)
 
 
@@ -688,7 +695,9 @@ def _adam_validate(hyper, zero_lr_ok=False):
         _check(f"betas[{i}]", 0 <= float(beta) < 1, "in [0, 1)", beta)
 
 
+#: Adam, :func:`adam_update`.
 adam = Rule.of("adam", adam_init, adam_update, _adam_validate)
+#: AdamW, :func:`adam_update` with decoupled weight decay, default ``weight_decay=1e-2``.
 adamw = Rule.of("adamw", adam_init, adam_update, _adam_validate, weight_decay=1e-2,
                 decoupled_weight_decay=True)
 
@@ -736,6 +745,7 @@ def _adadelta_validate(hyper, zero_lr_ok=False):
     _check_nonneg(hyper, "weight_decay")
 
 
+#: Adadelta, :func:`adadelta_update`.
 adadelta = Rule.of("adadelta", adadelta_init, adadelta_update, _adadelta_validate)
 
 
@@ -756,6 +766,7 @@ def _newton_validate(hyper, zero_lr_ok=False):
     _check_lr(hyper, zero_lr_ok)
 
 
+#: Newton's method, :func:`newton_update`.
 newton = Rule.of("newton", no_state, newton_update, _newton_validate)
 
 

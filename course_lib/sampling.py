@@ -56,6 +56,7 @@ __all__ = [
     "sample_ball", "cosine", "effective_sample_size", "self_normalized_weights",
     "MixtureProposal", "sample_mixture", "ImportanceStep", "importance_sampling_step", "reinforce_loss",
     "relative_variance", "FlatProblem", "torch_flat_problem", "mxnet_flat_problem",
+    "BASES",
 ]
 
 
@@ -198,6 +199,7 @@ class MixtureProposal(NamedTuple):
     log_base_over_q: np.ndarray
 
 
+#: The base distributions :func:`sample_mixture` mixes with the proposal.
 BASES = ("flat", "gaussian", "proposal")
 
 

@@ -90,7 +90,7 @@ class Surface:
         return out
 
     def grid(self, n: int = 200):
-        """``(X, Y, Z)`` on an ``n x n`` grid over :attr:`bounds` (for contour plots)."""
+        """``(X, Y, Z)`` on an ``n x n`` grid over ``bounds`` (for contour plots)."""
         (x0, x1), (y0, y1) = self.bounds
         X, Y = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
         return X, Y, self.value(np.stack([X, Y], axis=-1))

@@ -47,7 +47,8 @@ import torch
 
 from . import rules as _rules
 
-__all__ = ["device", "one_thread", "TENSOR", "TENSOR_LIST", "RuleOptimizer", "SGD", "Adagrad",
+__all__ = ["device", "one_thread", "TensorOps", "TensorListOps", "TENSOR", "TENSOR_LIST",
+           "work_units", "run_rule", "RuleOptimizer", "SGD", "Adagrad",
            "RMSprop", "Adam", "AdamW", "Adadelta", "compiled"]
 
 
@@ -413,8 +414,8 @@ class RuleOptimizer(torch.optim.Optimizer):
     under the rule's (torch.optim's) key names, with ``"step"`` a float tensor as torch
     keeps it; parameters of a group that share device, real dtype and step count are
     updated together through :class:`TensorListOps` (on the CPU in work units, see
-    :meth:`_update`), or one by one through :data:`TENSOR` when the group says
-    ``foreach=False``. The rule sees complex tensors through :func:`_real`.
+    ``_update``), or one by one through :data:`TENSOR` when the group says
+    ``foreach=False``. The rule sees complex tensors through ``_real``.
     """
 
     def rule_for(self, group: dict) -> tuple[_rules.Rule, dict]:
@@ -455,7 +456,7 @@ class RuleOptimizer(torch.optim.Optimizer):
         for batch in self._batches(params):
             self._update(rule, hyper, batch, group.get("maximize", False), per_tensor)
 
-    #: Elements per work unit on the CPU (see :meth:`_update`).
+    #: Elements per work unit on the CPU (see ``_update``).
     unit_size = 1 << 20
 
     def _check_step(self, group, params):
@@ -558,7 +559,8 @@ class Adagrad(RuleOptimizer):
     """Adagrad (``torch.optim.Adagrad``): :func:`course_lib.rules.adagrad_update`."""
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0, eps=_rules.adagrad.defaults["eps"], foreach=None, *, maximize=False,
+                 initial_accumulator_value=0.0, eps=_rules.adagrad.defaults["eps"],
+                 foreach=None, *, maximize=False,
                  differentiable=False, fused=None):
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
@@ -597,7 +599,9 @@ class Adam(RuleOptimizer):
     (AdamW).
 
     ``bias_correction=False`` (not in torch.optim) drops the factors ``1 - beta^t``, the
-    Adam without bias correction that the adaptive-learning-rates chapter compares.
+    Adam without bias correction that the adaptive-learning-rates chapter compares; it is
+    kept in the param groups (and their ``state_dict()``) only when False, so that by
+    default the state dict is exactly torch.optim's.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
@@ -607,8 +611,9 @@ class Adam(RuleOptimizer):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize, foreach=foreach,
                         capturable=capturable, differentiable=differentiable, fused=fused,
-                        decoupled_weight_decay=decoupled_weight_decay,
-                        bias_correction=bias_correction)
+                        decoupled_weight_decay=decoupled_weight_decay)
+        if not bias_correction:  # in the groups only when off: else torch.optim's state_dict
+            defaults["bias_correction"] = bias_correction
         self._validate(defaults)
         super().__init__(params, defaults)
 

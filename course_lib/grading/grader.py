@@ -1,7 +1,7 @@
 """Grade submissions: run each in its own sandboxed kernel, score it in the grader.
 
 For every submission :func:`grade_submission` runs the code cells top to bottom in a
-fresh kernel (:mod:`course_lib.grading.runner`), asks that kernel to call the student's
+fresh kernel (``course_lib.grading.runner``), asks that kernel to call the student's
 functions on hidden inputs, and compares the returned plain data with the solution's
 outputs, computed here, in the grader's process. The score never depends on anything
 the notebook prints or redefines.
@@ -10,7 +10,7 @@ A cell that raises is recorded and the next cells still run (every question gets
 chance). A cell that never finishes, kills the kernel (``os._exit``, a segfault, the
 memory limit), prints too much or forges messages is reported, and the notebook is run
 again in a fresh kernel without it, at most ``attempts`` times and within the one time
-budget of the submission (:class:`~.limits.Limits`); a graded function that hangs or
+budget of the submission (``course_lib.grading.limits.Limits``); a graded function that hangs or
 kills the kernel loses that question only. :func:`grade` grades many submissions in
 parallel and writes a record for every one, whatever happens: a file that is not a
 notebook, a symbolic link, a duplicate name, or a failure of the grader itself (then

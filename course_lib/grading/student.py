@@ -10,7 +10,7 @@ redefining ``check`` changes nothing.
 student's own problem; the grader rebuilds the same problem from the same id.
 
 ``check`` also warns when the notebook uses a module the grader does not offer (torch,
-scipy, course_lib's reference code...: see :mod:`course_lib.grading.reachable`), since
+scipy, course_lib's reference code...: see ``course_lib.grading.reachable``), since
 such a notebook fails where it is graded.
 """
 from __future__ import annotations
