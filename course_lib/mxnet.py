@@ -83,6 +83,7 @@ import warnings
 import mxnet as mx
 import numpy as np
 
+from . import _checks
 from . import rules as _rules
 
 __all__ = ["mx", "context", "NDArrayOps", "NDARRAY", "RuleOptimizer", "SGD", "NAG", "Adagrad",
@@ -235,8 +236,8 @@ class RuleOptimizer(mx.optimizer.Optimizer):
         self.conventions = conventions
         self.lazy_update = bool(lazy_update)
         self.clip_weights = clip_weights
-        if clip_weights is not None and not clip_weights > 0:
-            raise ValueError(f"Invalid clip_weights: {clip_weights!r} (must be > 0 or None)")
+        if clip_weights is not None:
+            _checks.positive("clip_weights", clip_weights)
         try:
             rule.validate({**rule.defaults, **self.hyper, "lr": self.learning_rate,
                            "weight_decay": self.wd})
@@ -244,10 +245,11 @@ class RuleOptimizer(mx.optimizer.Optimizer):
             message = str(error)
             for ours, theirs in {**self._arg_names, "lr": "learning_rate",
                                  "weight_decay": "wd"}.items():
-                message = message.replace(f"Invalid {ours}:", f"Invalid {theirs}:")
-            raise ValueError(message) from None
-        if self.clip_gradient is not None and not self.clip_gradient > 0:
-            raise ValueError(f"Invalid clip_gradient: {self.clip_gradient!r} (must be > 0)")
+                if message.startswith(f"{ours} "):
+                    message = theirs + message[len(ours):]
+            raise type(error)(message) from None
+        if self.clip_gradient is not None:
+            _checks.positive("clip_gradient", self.clip_gradient)
         self.aggregate_num = self.aggregate_size
 
     def __getstate__(self):
@@ -508,9 +510,7 @@ def _register(name: str):
 # ------------------------------------------------------------------------ optimizers
 def _mxnet_conventions(conventions) -> bool:
     """True for ``conventions="mxnet"``, False for ``"course"``; anything else is an error."""
-    if conventions not in ("course", "mxnet"):
-        raise ValueError(f"Invalid conventions: {conventions!r} (must be 'course' or 'mxnet')")
-    return conventions == "mxnet"
+    return _checks.one_of("conventions", conventions, ("course", "mxnet")) == "mxnet"
 
 
 def _default(value, course, mxnet, use_mxnet):

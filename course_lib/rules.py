@@ -51,9 +51,12 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import numbers
 from typing import Any, Callable, NamedTuple, Protocol
 
 import numpy as np
+
+from . import _checks
 
 __all__ = [
     "Ops", "Rule", "NUMPY", "NumpyOps", "get", "names", "hyperparameters",
@@ -323,8 +326,8 @@ class NumpyOps:
         """``hessian^{-1} grad`` batched over leading dimensions (closed form for 2x2, so a
         singular Hessian gives inf/nan for that point instead of an error for the batch)."""
         if np.iscomplexobj(hessian) or np.iscomplexobj(grad):
-            raise ValueError("Invalid input: complex arrays (newton solves real systems; "
-                             "pass the real and imaginary parts as separate coordinates)")
+            raise ValueError("newton's input must be real arrays, got complex ones (pass the "
+                             "real and imaginary parts as separate coordinates)")
         if hessian.shape[-2:] == (2, 2):
             a, b = hessian[..., 0, 0], hessian[..., 0, 1]
             c, d = hessian[..., 1, 0], hessian[..., 1, 1]
@@ -342,47 +345,37 @@ NUMPY = NumpyOps()
 
 
 # ------------------------------------------------------------------------- validation
-def _check(name: str, ok: bool, allowed: str, value) -> None:
-    if not ok:
-        raise ValueError(f"Invalid {name}: {value!r} (must be {allowed})")
-
-
 def _number(hyper: dict, name: str):
+    """``hyper[name]`` as a number: a one-element tensor (torch's lr may be one) becomes a
+    float; anything else that is not a number is left for :mod:`course_lib._checks` to
+    refuse by name."""
     value = hyper[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        # torch tensors with one element are fine too
+    if not isinstance(value, (numbers.Real, str, np.bool_)):
         try:
             value = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"Invalid {name}: {value!r} (must be a number)") from None
+        except (TypeError, ValueError, RuntimeError):
+            pass
     return value
 
 
 def _check_lr(hyper, zero_lr_ok):
-    lr = _number(hyper, "lr")
     if zero_lr_ok:
-        _check("lr", lr >= 0, ">= 0", lr)
+        _checks.nonnegative("lr", _number(hyper, "lr"))
     else:
-        _check("lr", lr > 0, "> 0", lr)
+        _checks.positive("lr", _number(hyper, "lr"))
 
 
 def _check_nonneg(hyper, *names):
     for name in names:
-        value = _number(hyper, name)
-        _check(name, value >= 0, ">= 0", value)
+        _checks.nonnegative(name, _number(hyper, name))
 
 
 def _check_eps(hyper, name="eps"):
-    value = _number(hyper, name)
-    _check(name, value > 0, "> 0", value)
+    _checks.positive(name, _number(hyper, name))
 
 
 def _check_unit(hyper, name, closed=False):
-    value = _number(hyper, name)
-    if closed:
-        _check(name, 0 <= value <= 1, "in [0, 1]", value)
-    else:
-        _check(name, 0 <= value < 1, "in [0, 1)", value)
+    _checks.probability(name, _number(hyper, name), include_one=closed)
 
 
 # ------------------------------------------------------------------------------ rules
@@ -497,8 +490,8 @@ def _momentum_validate(hyper, zero_lr_ok=False):
     _check_unit(hyper, "dampening", closed=True)
     if hyper["nesterov"] and (_number(hyper, "momentum") <= 0 or hyper["dampening"] != 0):
         raise ValueError(
-            f"Invalid nesterov: nesterov=True requires momentum > 0 and dampening = 0 "
-            f"(got momentum={hyper['momentum']!r}, dampening={hyper['dampening']!r})")
+            f"nesterov=True requires momentum > 0 and dampening = 0, got "
+            f"momentum={hyper['momentum']!r}, dampening={hyper['dampening']!r}")
 
 
 #: Heavy-ball momentum, :func:`momentum_update`.
@@ -690,9 +683,9 @@ def _adam_validate(hyper, zero_lr_ok=False):
     _check_nonneg(hyper, "weight_decay")
     betas = hyper["betas"]
     if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-        raise ValueError(f"Invalid betas: {betas!r} (must be a pair (beta1, beta2))")
+        raise _checks.ArgumentTypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
     for i, beta in enumerate(betas):
-        _check(f"betas[{i}]", 0 <= float(beta) < 1, "in [0, 1)", beta)
+        _checks.probability(f"betas[{i}]", _number({"beta": beta}, "beta"))
 
 
 #: Adam, :func:`adam_update`.
@@ -758,7 +751,7 @@ def newton_update(param: Array, grad: Array, state: dict, ops: Ops, lr: float = 
     :func:`course_lib.descent.run` passes ``hessian``.
     """
     if hessian is None:
-        raise ValueError("Invalid hessian: None (newton needs hessian=, the Hessian at param)")
+        raise ValueError("hessian must be the Hessian at param (newton needs hessian=), got None")
     ops.add_(param, ops.solve(hessian, grad), alpha=-lr)
 
 

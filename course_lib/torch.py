@@ -425,8 +425,8 @@ class RuleOptimizer(torch.optim.Optimizer):
     def _validate(self, defaults: dict) -> None:
         for name in ("differentiable", "fused"):
             if defaults.get(name):
-                raise ValueError(f"Invalid {name}: {defaults[name]!r} (course_lib.torch "
-                                 f"optimizers support only {name}=False; use torch.optim)")
+                raise ValueError(f"{name} must be False (course_lib.torch optimizers support "
+                                 f"only {name}=False; use torch.optim), got {defaults[name]!r}")
         rule, hyper = self.rule_for(defaults)
         rule.validate({**rule.defaults, **hyper}, zero_lr_ok=True)
 

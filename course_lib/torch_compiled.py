@@ -178,8 +178,8 @@ def compiled(optimizer: type) -> type:
     ('CompiledAdam', True)
     """
     if not (isinstance(optimizer, type) and issubclass(optimizer, _ct.RuleOptimizer)):
-        raise ValueError(f"Invalid optimizer: {optimizer!r} (must be a course_lib.torch "
-                         f"optimizer class, such as course_lib.torch.Adam)")
+        raise ValueError(f"optimizer must be a course_lib.torch optimizer class, such as "
+                         f"course_lib.torch.Adam, got {optimizer!r}")
     doc = (f"{optimizer.__name__} through torch.compile (course_lib.torch.compiled): the same "
            f"rule, arguments, state and state_dict.\n\n{optimizer.__doc__}")
     return type(f"Compiled{optimizer.__name__}", (CompiledRuleOptimizer, optimizer),
