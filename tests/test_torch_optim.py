@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
@@ -677,31 +678,23 @@ def test_torch_own_test_configurations(name, desc, kwargs, dtype, foreach):
 @pytest.mark.parametrize("foreach", [True, False], ids=["foreach", "single"])
 def test_adam_without_bias_correction_is_the_uncorrected_formula(name, decoupled, foreach):
     """``bias_correction=False`` (not in torch.optim): p <- p - lr m / (sqrt(v) + eps), with
-    m and v the raw moving averages, against that formula written out in float64; with the
-    correction (the default) the first step differs from it by far more than rounding."""
-    lr, (b1, b2), eps, wd = 0.05, (0.8, 0.99), 1e-8, 0.1
-    start = torch.linspace(-2.0, 3.0, 7, dtype=torch.float64)
-    runs = {}
-    for correct in (False, True):
-        w = start.clone().requires_grad_()
-        opt = getattr(ct, name)([w], lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd,
-                                foreach=foreach, bias_correction=correct)
-        path = []
-        for _ in range(15):
-            w.grad = w.detach() ** 3 - 1.0
+    m and v the raw moving averages, against the textbook reference of test_rules in
+    float64; with the correction (the default) the first step differs by far more than
+    rounding."""
+    from test_rules import _grad, ref_adam
+
+    hyper = dict(lr=0.05, betas=(0.8, 0.99), eps=1e-8, weight_decay=0.1)
+    start = np.linspace(-2.0, 3.0, 7)
+    for correct, steps in ((False, 15), (True, 1), (False, 1)):
+        w = torch.tensor(start, requires_grad=True)
+        opt = getattr(ct, name)([w], **hyper, foreach=foreach, bias_correction=correct)
+        for _ in range(steps):
+            w.grad = torch.from_numpy(_grad(w.detach().numpy()))
             opt.step()
-            path.append(w.detach().clone())
-        runs[correct] = torch.stack(path)
-    x, m, v, expected = start.clone(), torch.zeros_like(start), torch.zeros_like(start), []
-    for _ in range(15):
-        g = x ** 3 - 1.0
-        if decoupled:
-            x = x * (1 - lr * wd)
-        else:
-            g = g + wd * x
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        x = x - lr * m / (v.sqrt() + eps)
-        expected.append(x)
-    torch.testing.assert_close(runs[False], torch.stack(expected), rtol=1e-12, atol=1e-12)
-    assert (runs[True][0] - runs[False][0]).abs().max() > 1e-3
+        expected = ref_adam(start.copy(), steps, **hyper, decoupled=decoupled,
+                            bias_correction=correct)
+        np.testing.assert_allclose(w.detach().numpy(), expected, rtol=1e-12, atol=1e-12)
+    corrected = ref_adam(start.copy(), 1, **hyper, decoupled=decoupled)
+    uncorrected = ref_adam(start.copy(), 1, **hyper, decoupled=decoupled,
+                           bias_correction=False)
+    assert np.abs(corrected - uncorrected).max() > 1e-3
