@@ -85,11 +85,16 @@ class Linearization:
         (self.output_gradient,) = torch.autograd.grad(loss, self._leaf, create_graph=True)
 
     def jvp(self, vs) -> torch.Tensor:
-        """:math:`Jv` (the outputs' shape) for ``vs``, one tensor per parameter."""
+        """:math:`Jv` (the outputs' shape) for ``vs``, one tensor per parameter.
+        """
         if not self._pullback:
             return torch.zeros_like(self.outputs)
-        (jv,) = torch.autograd.grad([t for t, _ in self._pullback], self._dual,
-                                    grad_outputs=[vs[i] for _, i in self._pullback], retain_graph=True)
+        (jv,) = torch.autograd.grad(
+            [t for t, _ in self._pullback],
+            self._dual,
+            grad_outputs=[vs[i] for _, i in self._pullback],
+            retain_graph=True,
+        )
         return jv
 
     def vjp(self, w: torch.Tensor) -> list:
@@ -134,14 +139,18 @@ class _OutputCurvatureOperator(CurvatureOperator):
         return self._parts if self._parts is not None else self._linearizations()
 
     def _product(self, vs) -> list:
-        if self._mlp is not None:                          # only a GGN gets this engine
+        if self._mlp is not None:  # only a GGN gets this engine
             return self._mlp.hvp(vs, gauss_newton=True)
         total = [torch.zeros_like(p) for p in self.params]
         for part in self._linearized_batches():
-            jv = part.jvp(vs)                              # J v
-            middle = self._output_product(part, jv)        # H_out J v (or e e^T J v / n)
-            product = part.vjp(middle)                     # J^T H_out J v
-            total = [t + part.weight * q.detach() for t, q in zip(total, product)]
+            jv = part.jvp(vs)  # J v
+            middle = self._output_product(
+                part, jv
+            )  # H_out J v (or e e^T J v / n)
+            product = part.vjp(middle)  # J^T H_out J v
+            total = [
+                t + part.weight * q.detach() for t, q in zip(total, product)
+            ]
         return total
 
     def gradient(self) -> torch.Tensor:

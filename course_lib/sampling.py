@@ -349,7 +349,9 @@ class FlatProblem(NamedTuple):
 
 
 def torch_flat_problem(model, x, y) -> FlatProblem:
-    """:class:`FlatProblem` of a PyTorch classifier on tensors ``x``, ``y`` (full batch)."""
+    """:class:`FlatProblem` of a PyTorch classifier on tensors ``x``, ``y``
+    (full batch).
+    """
     import torch
     from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
@@ -357,7 +359,9 @@ def torch_flat_problem(model, x, y) -> FlatProblem:
     dtype = params[0].dtype
 
     def load(theta):
-        vector_to_parameters(torch.as_tensor(theta, dtype=dtype, device=params[0].device), params)
+        vector_to_parameters(
+            torch.as_tensor(theta, dtype=dtype, device=params[0].device), params
+        )
 
     def error(theta):
         load(theta)
@@ -368,14 +372,22 @@ def torch_flat_problem(model, x, y) -> FlatProblem:
         load(theta)
         model.zero_grad()
         torch.nn.functional.cross_entropy(model(x), y).backward()
-        return torch.cat([p.grad.reshape(-1) for p in params]).detach().cpu().double().numpy()
+        return (
+            torch.cat([p.grad.reshape(-1) for p in params])
+            .detach()
+            .cpu()
+            .double()
+            .numpy()
+        )
 
     theta = parameters_to_vector(params).detach().cpu().double().numpy()
     return FlatProblem(theta, error, surrogate_grad, load)
 
 
 def mxnet_flat_problem(net, x, y) -> FlatProblem:
-    """:class:`FlatProblem` of an MXNet Gluon classifier on NDArrays ``x``, ``y``."""
+    """:class:`FlatProblem` of an MXNet Gluon classifier on NDArrays ``x``,
+    ``y``.
+    """
     from course_lib.mxnet import mx
 
     params = list(net.collect_params().values())
@@ -384,19 +396,27 @@ def mxnet_flat_problem(net, x, y) -> FlatProblem:
     loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
 
     def load(theta):
-        for p, chunk, shape in zip(params, np.split(np.asarray(theta), np.cumsum(sizes)[:-1]), shapes):
+        for p, chunk, shape in zip(
+            params, np.split(np.asarray(theta), np.cumsum(sizes)[:-1]), shapes
+        ):
             p.set_data(mx.nd.array(chunk.reshape(shape), ctx=p.data().context))
 
     def error(theta):
         load(theta)
-        return float((net(x).argmax(axis=1) != y.astype("float32")).mean().asscalar())
+        return float(
+            (net(x).argmax(axis=1) != y.astype("float32")).mean().asscalar()
+        )
 
     def surrogate_grad(theta):
         load(theta)
         with mx.autograd.record():
             loss = loss_fn(net(x), y).mean()
         loss.backward()
-        return np.concatenate([p.grad().asnumpy().ravel() for p in params]).astype(float)
+        return np.concatenate(
+            [p.grad().asnumpy().ravel() for p in params]
+        ).astype(float)
 
-    theta = np.concatenate([p.data().asnumpy().ravel() for p in params]).astype(float)
+    theta = np.concatenate([p.data().asnumpy().ravel() for p in params]).astype(
+        float
+    )
     return FlatProblem(theta, error, surrogate_grad, load)

@@ -1,4 +1,7 @@
-"""Every line of a chapter's code cells fits in 80 columns (no scrolling)."""
+"""Every line of a chapter's code cells, and of the code it shows with literalinclude,
+fits in 80 columns (no scrolling)."""
+import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,51 @@ def test_print_wrapped_rejects_a_width_too_narrow_to_read():
 
     with pytest.raises(ValueError, match="width must be an integer >= 20, got 10"):
         print_wrapped("verdict: healthy", width=10)
+
+
+INCLUDE = re.compile(r"```\{literalinclude\}\s+(\S+)\n((?::[\w-]+:.*\n)*)")
+
+
+def included_lines(chapter: Path):
+    """(what, line) for every line of code that ``chapter`` shows with literalinclude:
+    a :pyobject: (function, class or method, decorators included) or the text between
+    :start-after: and :end-before: markers."""
+    for match in INCLUDE.finditer(chapter.read_text()):
+        source = (chapter.parent / match.group(1)).resolve()
+        options = dict(re.findall(r":([\w-]+):\s*(.*)", match.group(2)))
+        text = source.read_text()
+        if "pyobject" in options:
+            body = ast.parse(text).body
+            for name in options["pyobject"].split("."):
+                node = next(n for n in body if getattr(n, "name", None) == name)
+                body = node.body
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            lines = text.splitlines()[first - 1:node.end_lineno]
+            what = f"{source.name}:{options['pyobject']}"
+        else:
+            lines = text.splitlines()   # Sphinx: after the line holding start-after,
+            start = next(i for i, line in enumerate(lines)   # before the one holding
+                         if options["start-after"] in line)  # end-before
+            end = next(i for i, line in enumerate(lines)
+                       if i > start and options["end-before"] in line)
+            lines = lines[start + 1:end]
+            what = f"{source.name}:{options['start-after']}"
+        yield from ((what, line) for line in lines)
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+def test_included_code_fits_80_columns(path):
+    wide = sorted({f"{what} ({len(line)} chars)"
+                   for what, line in included_lines(path) if len(line) > MAX_WIDTH})
+    assert not wide, f"{path.name} includes lines wider than {MAX_WIDTH}: {wide}"
+
+
+def test_included_lines_reads_a_pyobject_and_markers(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "def f():\n    return 1\n\n\n# [start-g]\nx = 2\n# [end-g]\n")
+    chapter = tmp_path / "c.md"
+    chapter.write_text("```{literalinclude} m.py\n:pyobject: f\n```\n"
+                       "```{literalinclude} m.py\n:start-after: [start-g]\n"
+                       ":end-before: [end-g]\n```\n")
+    assert [line for _, line in included_lines(chapter)] == [
+        "def f():", "    return 1", "x = 2"]

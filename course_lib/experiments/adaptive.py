@@ -315,31 +315,52 @@ def _digits():
 
 
 def train_network_torch(label: str, seed: int = 0, epochs: int | None = None):
-    """Train the :data:`NETWORK` MLP on digits in PyTorch with the optimizer ``label`` of
-    :func:`network_optimizers`; returns a :class:`course_lib.models.History` (per-epoch
-    training loss and test accuracy)."""
+    """Train the :data:`NETWORK` MLP on digits in PyTorch with the optimizer
+    ``label`` of :func:`network_optimizers`; returns a
+    :class:`course_lib.models.History` (per-epoch training loss and test
+    accuracy).
+    """
     split = _digits()
     x, y, xv, yv = to_torch(*split)
     model = torch_mlp((64, NETWORK["hidden"], 10), seed=seed).to(x.device)
     optimizer = network_optimizers("torch")[label](model.parameters())
-    return train_torch(model, optimizer, x, y, epochs or network_size()["epochs"],
-                       NETWORK["batch_size"],
-                       x_val=xv, y_val=yv, seed=seed)
+    return train_torch(
+        model,
+        optimizer,
+        x,
+        y,
+        epochs or network_size()["epochs"],
+        NETWORK["batch_size"],
+        x_val=xv,
+        y_val=yv,
+        seed=seed,
+    )
 
 
 def train_network_mxnet(label: str, seed: int = 0, epochs: int | None = None):
-    """The Gluon twin of :func:`train_network_torch` (a ``gluon.Trainer`` around the
-    :mod:`course_lib.mxnet` optimizer ``label``)."""
+    """The Gluon twin of :func:`train_network_torch` (a ``gluon.Trainer`` around
+    the :mod:`course_lib.mxnet` optimizer ``label``).
+    """
     import course_lib.mxnet as cmx
     import mxnet as mx
 
     split = _digits()
     x, y, xv, yv = to_mxnet(*split)
     net = mxnet_mlp((64, NETWORK["hidden"], 10), seed=seed, ctx=x.context)
-    trainer = mx.gluon.Trainer(net.collect_params(), network_optimizers("mxnet")[label](None))
-    return train_mxnet(net, trainer, x, y, epochs or network_size()["epochs"],
-                       NETWORK["batch_size"],
-                       x_val=xv, y_val=yv, seed=seed)
+    trainer = mx.gluon.Trainer(
+        net.collect_params(), network_optimizers("mxnet")[label](None)
+    )
+    return train_mxnet(
+        net,
+        trainer,
+        x,
+        y,
+        epochs or network_size()["epochs"],
+        NETWORK["batch_size"],
+        x_val=xv,
+        y_val=yv,
+        seed=seed,
+    )
 
 
 def adagrad_network_effective_lr(steps: int = 100, seed: int = 0,

@@ -86,8 +86,10 @@ def _losses(params, x, onehot):
 
 
 def sgd_step(params, grads, lrs) -> None:
-    """The update of every run at once: :math:`\\theta_m \\leftarrow \\theta_m - \\eta_m g_m`,
-    run m's parameters moved against its own batch gradient times its own learning rate."""
+    """The update of every run at once: :math:`\\theta_m \\leftarrow \\theta_m -
+    \\eta_m g_m`, run m's parameters moved against its own batch gradient times
+    its own learning rate.
+    """
     with torch.no_grad():
         for p, g in zip(params, grads):
             p.sub_(lrs.view(-1, 1, 1) * g)

@@ -226,23 +226,48 @@ def _final_loss(history) -> float:
     return loss if np.isfinite(loss) else math.inf
 
 
-def lr_sweep_torch(batch_norm: bool, lrs: Sequence[float] = LR_GRID, epochs: int = 3,
-                   batch_size: int = 64, n_train: int = 1280, sizes=SIZES, seed: int = 0):
-    """Training loss (evaluation mode, whole training set) after ``epochs`` epochs of plain
-    SGD (:class:`course_lib.torch.SGD`) at each learning rate; ``inf`` where it diverged."""
+def lr_sweep_torch(
+    batch_norm: bool,
+    lrs: Sequence[float] = LR_GRID,
+    epochs: int = 3,
+    batch_size: int = 64,
+    n_train: int = 1280,
+    sizes=SIZES,
+    seed: int = 0,
+):
+    """Training loss (evaluation mode, whole training set) after ``epochs``
+    epochs of plain SGD (:class:`course_lib.torch.SGD`) at each learning rate;
+    ``inf`` where it diverged.
+    """
     split = _digits(n_train)
     x, y = data.to_torch(split.x_train, split.y_train, device=ctorch.device())
     out = []
     for lr in lrs:
-        model = models.torch_mlp(list(sizes), batch_norm=batch_norm, seed=seed).to(x.device)
-        history = models.train_torch(model, ctorch.SGD(model.parameters(), lr=lr), x, y,
-                                     epochs=epochs, batch_size=batch_size, seed=seed)
+        model = models.torch_mlp(
+            list(sizes), batch_norm=batch_norm, seed=seed
+        ).to(x.device)
+        history = models.train_torch(
+            model,
+            ctorch.SGD(model.parameters(), lr=lr),
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+        )
         out.append(_final_loss(history))
     return np.array(out)
 
 
-def lr_sweep_mxnet(batch_norm: bool, lrs: Sequence[float] = LR_GRID, epochs: int = 3,
-                   batch_size: int = 64, n_train: int = 1280, sizes=SIZES, seed: int = 0):
+def lr_sweep_mxnet(
+    batch_norm: bool,
+    lrs: Sequence[float] = LR_GRID,
+    epochs: int = 3,
+    batch_size: int = 64,
+    n_train: int = 1280,
+    sizes=SIZES,
+    seed: int = 0,
+):
     """The Gluon twin of :func:`lr_sweep_torch` (:class:`course_lib.mxnet.SGD`,
     ``SoftmaxCrossEntropyLoss``)."""
     import course_lib.mxnet as cmx
@@ -252,10 +277,15 @@ def lr_sweep_mxnet(batch_norm: bool, lrs: Sequence[float] = LR_GRID, epochs: int
     x, y = data.to_mxnet(split.x_train, split.y_train, ctx=cmx.context())
     out = []
     for lr in lrs:
-        net = models.mxnet_mlp(list(sizes), batch_norm=batch_norm, seed=seed, ctx=cmx.context())
-        trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=lr))
-        history = models.train_mxnet(net, trainer, x, y, epochs=epochs, batch_size=batch_size,
-                                     seed=seed)
+        net = models.mxnet_mlp(
+            list(sizes), batch_norm=batch_norm, seed=seed, ctx=cmx.context()
+        )
+        trainer = mx.gluon.Trainer(
+            net.collect_params(), cmx.SGD(learning_rate=lr)
+        )
+        history = models.train_mxnet(
+            net, trainer, x, y, epochs=epochs, batch_size=batch_size, seed=seed
+        )
         out.append(_final_loss(history))
     return np.array(out)
 
@@ -322,19 +352,23 @@ def largest_usable_lr(batch_norm: bool, seeds: Sequence[int] = SEEDS, lrs: Seque
 
 
 def batch_statistics_model(model):
-    """A copy of ``model`` whose batch-normalization layers always use the statistics of the
-    batch they are given, as in training, and keep no running averages.
+    """A copy of ``model`` whose batch-normalization layers always use the
+    statistics of the batch they are given, as in training, and keep no running
+    averages.
 
-    The loss SGD descends is this one (each step normalizes with its batch's mean and
-    variance); :mod:`course_lib.hessian` evaluates a model in ``eval()`` mode, where a BN
-    layer would use its running averages instead: a different function of the weights,
-    without BN's invariance to the scale of the weights before it.
+    The loss SGD descends is this one (each step normalizes with its batch's
+    mean and variance); :mod:`course_lib.hessian` evaluates a model in
+    ``eval()`` mode, where a BN layer would use its running averages instead: a
+    different function of the weights, without BN's invariance to the scale of
+    the weights before it.
     """
     twin = copy.deepcopy(model)
     for module in twin.modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.track_running_stats = False
-            module.running_mean = module.running_var = module.num_batches_tracked = None
+            module.running_mean = module.running_var = (
+                module.num_batches_tracked
+            ) = None
     return twin
 
 
@@ -351,30 +385,37 @@ class Curvature(NamedTuple):
 
 
 def curvature(model, x, y, trace_hvps: int = 18, seed: int = 0) -> Curvature:
-    """The sharpness and a condition estimate of the mean cross-entropy on the batch
-    ``(x, y)``, BN layers on that batch's statistics (:func:`batch_statistics_model`).
+    """The sharpness and a condition estimate of the mean cross-entropy on the
+    batch ``(x, y)``, BN layers on that batch's statistics
+    (:func:`batch_statistics_model`).
 
-    * ``top``: :math:`\\lambda_{max}(H)`, which bounds the stable learning rate of gradient
-      descent, :math:`\\eta < 2/\\lambda_{max}`.
-    * ``condition``: :math:`\\lambda_{max}(G) / (\\operatorname{tr} G / n)`, how far the
-      steepest direction stands above the *average* curvature, on the positive semi-definite
-      Gauss-Newton part G of the Hessian (:mod:`course_lib.gauss_newton`). Not
-      :math:`\\lambda_{max}/\\lambda_{min}`: a network's smallest Hessian eigenvalues are
-      zero or negative. Not :math:`\\operatorname{tr} H`: positive and negative curvature
-      cancel in it (at the initialization of the BN network of chapter 10, tr H is about -19
-      while tr G is about 160), so its Hutch++ estimates even change sign, while those of
-      the PSD G scatter by a few percent with 18 products.
+    * ``top``: :math:`\\lambda_{max}(H)`, which bounds the stable learning rate
+      of gradient descent, :math:`\\eta < 2/\\lambda_{max}`.
+    * ``condition``: :math:`\\lambda_{max}(G) / (\\operatorname{tr} G / n)`, how
+      far the steepest direction stands above the *average* curvature, on the
+      positive semi-definite Gauss-Newton part G of the Hessian
+      (:mod:`course_lib.gauss_newton`). Not
+      :math:`\\lambda_{max}/\\lambda_{min}`: a network's smallest Hessian
+      eigenvalues are zero or negative. Not :math:`\\operatorname{tr} H`:
+      positive and negative curvature cancel in it (at the initialization of the
+      BN network of chapter 10, tr H is about -19 while tr G is about 160), so
+      its Hutch++ estimates even change sign, while those of the PSD G scatter
+      by a few percent with 18 products.
 
-    Lanczos stops at a relative residual of 1e-2, which gives the top eigenvalue to about
-    1e-4 (see :func:`course_lib.hessian.top_eigenvalues`).
+    Lanczos stops at a relative residual of 1e-2, which gives the top eigenvalue
+    to about 1e-4 (see :func:`course_lib.hessian.top_eigenvalues`).
     """
     twin = batch_statistics_model(model)
     op = hessian.HessianOperator(twin, F.cross_entropy, (x, y))
     ggn = gauss_newton.GGNOperator(twin, F.cross_entropy, (x, y))
     top = float(hessian.top_eigenvalues(op, k=1, tol=1e-2, seed=seed).values[0])
-    ggn_top = float(hessian.top_eigenvalues(ggn, k=1, tol=1e-2, seed=seed).values[0])
+    ggn_top = float(
+        hessian.top_eigenvalues(ggn, k=1, tol=1e-2, seed=seed).values[0]
+    )
     ggn_trace = hessian.trace(ggn, num_hvps=trace_hvps, seed=seed)
-    return Curvature(op.loss, top, ggn_top, ggn_trace, op.n * ggn_top / ggn_trace)
+    return Curvature(
+        op.loss, top, ggn_top, ggn_trace, op.n * ggn_top / ggn_trace
+    )
 
 
 class LandscapeRun(NamedTuple):

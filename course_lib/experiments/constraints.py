@@ -225,25 +225,44 @@ def _squared_norm(tensors):
     return sum((t * t).sum() for t in tensors)
 
 
-def train_digits_torch(budget=None, epochs: int = 10, damping: float = 0.01, lr: float = 0.1,
-                       lr_multiplier: float = 0.001, hidden: int = 32, seed: int = 0):
-    """An MLP on the digits, minimizing cross-entropy ``L0`` subject to the squared norm of
-    its parameters ``L1 = |theta|^2 <= budget`` with :class:`course_lib.constrained.Lagrangian`
-    (MDMM; plain SGD when ``budget`` is None). Returns per-epoch lists ``ce``, ``norm2``,
-    ``multiplier``, the initial ``norm2_init`` and the final ``test_accuracy``."""
+def train_digits_torch(
+    budget=None,
+    epochs: int = 10,
+    damping: float = 0.01,
+    lr: float = 0.1,
+    lr_multiplier: float = 0.001,
+    hidden: int = 32,
+    seed: int = 0,
+):
+    """An MLP on the digits, minimizing cross-entropy ``L0`` subject to the
+    squared norm of its parameters ``L1 = |theta|^2 <= budget`` with
+    :class:`course_lib.constrained.Lagrangian` (MDMM; plain SGD when ``budget``
+    is None). Returns per-epoch lists ``ce``, ``norm2``, ``multiplier``, the
+    initial ``norm2_init`` and the final ``test_accuracy``.
+    """
     x, y, xt, yt = data.to_torch(*data.digits(seed=seed))
     model = models.torch_mlp([64, hidden, 10], seed=seed).to(x.device)
     params = list(model.parameters())
     groups = [{"params": params, "lr": lr}]
     lagrangian = None
     if budget is not None:
-        lagrangian = C.Lagrangian([C.Constraint(lambda: _squared_norm(params), bound=budget,
-                                                damping=damping)])
+        lagrangian = C.Lagrangian(
+            [
+                C.Constraint(
+                    lambda: _squared_norm(params), bound=budget, damping=damping
+                )
+            ]
+        )
         groups.append({"params": lagrangian.parameters(), "lr": lr_multiplier})
     optimizer = torch.optim.SGD(groups)
     rng = np.random.default_rng(seed)
     with torch.no_grad():
-        out = dict(ce=[], norm2=[], multiplier=[], norm2_init=float(_squared_norm(params)))
+        out = dict(
+            ce=[],
+            norm2=[],
+            multiplier=[],
+            norm2_init=float(_squared_norm(params)),
+        )
     for _ in range(epochs):
         for idx in data.batches(len(x), 64, rng):
             idx = torch.as_tensor(idx, device=x.device)
@@ -252,18 +271,30 @@ def train_digits_torch(budget=None, epochs: int = 10, damping: float = 0.01, lr:
             (loss if lagrangian is None else lagrangian(loss)).backward()
             optimizer.step()
         with torch.no_grad():
-            out["ce"].append(float(torch.nn.functional.cross_entropy(model(x), y)))
+            out["ce"].append(
+                float(torch.nn.functional.cross_entropy(model(x), y))
+            )
             out["norm2"].append(float(_squared_norm(params)))
-        out["multiplier"].append(0.0 if lagrangian is None else float(lagrangian.multipliers[0]))
+        out["multiplier"].append(
+            0.0 if lagrangian is None else float(lagrangian.multipliers[0])
+        )
     out["test_accuracy"] = models.torch_accuracy(model, xt, yt)
     return out
 
 
-def train_digits_mxnet(budget=None, epochs: int = 10, damping: float = 0.01, lr: float = 0.1,
-                       lr_multiplier: float = 0.001, hidden: int = 32, seed: int = 0):
-    """The Gluon twin of :func:`train_digits_torch`: the same MDMM step written with
-    :func:`course_lib.constrained.multiplier_force` and
-    :func:`course_lib.constrained.multiplier_step` around a ``gluon.Trainer``."""
+def train_digits_mxnet(
+    budget=None,
+    epochs: int = 10,
+    damping: float = 0.01,
+    lr: float = 0.1,
+    lr_multiplier: float = 0.001,
+    hidden: int = 32,
+    seed: int = 0,
+):
+    """The Gluon twin of :func:`train_digits_torch`: the same MDMM step written
+    with :func:`course_lib.constrained.multiplier_force` and
+    :func:`course_lib.constrained.multiplier_step` around a ``gluon.Trainer``.
+    """
     import course_lib.mxnet as cmx
     import mxnet as mx
 
@@ -274,7 +305,12 @@ def train_digits_mxnet(budget=None, epochs: int = 10, damping: float = 0.01, lr:
     ce_loss = mx.gluon.loss.SoftmaxCrossEntropyLoss()
     rng = np.random.default_rng(seed)
     lam = 0.0
-    out = dict(ce=[], norm2=[], multiplier=[], norm2_init=float(_squared_norm(params).asscalar()))
+    out = dict(
+        ce=[],
+        norm2=[],
+        multiplier=[],
+        norm2_init=float(_squared_norm(params).asscalar()),
+    )
     for _ in range(epochs):
         for idx in data.batches(len(x), 64, rng):
             idx = mx.nd.array(idx, dtype="int64")
@@ -282,8 +318,10 @@ def train_digits_mxnet(budget=None, epochs: int = 10, damping: float = 0.01, lr:
                 loss = ce_loss(net(x[idx]), y[idx]).mean()
                 if budget is not None:
                     g = _squared_norm(params) - budget
-                    force = C.multiplier_force(lam, float(g.asscalar()), damping)
-                    loss = loss + force * g          # gradient: grad L0 + f grad g
+                    force = C.multiplier_force(
+                        lam, float(g.asscalar()), damping
+                    )
+                    loss = loss + force * g  # gradient: grad L0 + f grad g
             loss.backward()
             trainer.step(1)
             if budget is not None:
@@ -291,5 +329,7 @@ def train_digits_mxnet(budget=None, epochs: int = 10, damping: float = 0.01, lr:
         out["ce"].append(float(ce_loss(net(x), y).mean().asscalar()))
         out["norm2"].append(float(_squared_norm(params).asscalar()))
         out["multiplier"].append(lam)
-    out["test_accuracy"] = float((net(xt).argmax(axis=1) == yt.astype("float32")).mean().asscalar())
+    out["test_accuracy"] = float(
+        (net(xt).argmax(axis=1) == yt.astype("float32")).mean().asscalar()
+    )
     return out

@@ -188,36 +188,65 @@ def depth_sweep(depths: Sequence[int], seeds: Sequence[int] = (0,), framework: s
 MISMATCH_MLP = dict(sizes=[64, 64, 10], lr=0.1, batch_size=32)
 
 
-def mismatch_run_torch(split: data.Split, n: int, n_val: int = 300, epochs: int = 20,
-                       seed: int = 0):
-    """PyTorch: train the :data:`MISMATCH_MLP` on ``n`` training images of ``split``
-    (validated on its first ``n_val``); returns ``(history, accuracy on split's test set)``."""
+def mismatch_run_torch(
+    split: data.Split, n: int, n_val: int = 300, epochs: int = 20, seed: int = 0
+):
+    """PyTorch: train the :data:`MISMATCH_MLP` on ``n`` training images of
+    ``split`` (validated on its first ``n_val``); returns ``(history, accuracy
+    on split's test set)``.
+    """
     cfg = MISMATCH_MLP
     x_all, y_all, x_test, y_test = data.to_torch(*split)
-    x, y = x_all[n_val:n_val + n], y_all[n_val:n_val + n]
-    net = models.torch_mlp(cfg["sizes"], activation="relu", seed=seed).to(x.device)
-    history = models.train_torch(net, ctorch.SGD(net.parameters(), lr=cfg["lr"]), x, y, epochs,
-                                 cfg["batch_size"], x_val=x_all[:n_val], y_val=y_all[:n_val],
-                                 seed=seed)
+    x, y = x_all[n_val : n_val + n], y_all[n_val : n_val + n]
+    net = models.torch_mlp(cfg["sizes"], activation="relu", seed=seed).to(
+        x.device
+    )
+    history = models.train_torch(
+        net,
+        ctorch.SGD(net.parameters(), lr=cfg["lr"]),
+        x,
+        y,
+        epochs,
+        cfg["batch_size"],
+        x_val=x_all[:n_val],
+        y_val=y_all[:n_val],
+        seed=seed,
+    )
     return history, models.torch_accuracy(net, x_test, y_test)
 
 
-def mismatch_run_mxnet(split: data.Split, n: int, n_val: int = 300, epochs: int = 20,
-                       seed: int = 0):
-    """MXNet Gluon twin of :func:`mismatch_run_torch` (``course_lib.mxnet.SGD`` in a
-    ``gluon.Trainer``); returns ``(history, accuracy on split's test set)``."""
+def mismatch_run_mxnet(
+    split: data.Split, n: int, n_val: int = 300, epochs: int = 20, seed: int = 0
+):
+    """MXNet Gluon twin of :func:`mismatch_run_torch` (``course_lib.mxnet.SGD``
+    in a ``gluon.Trainer``); returns ``(history, accuracy on split's test
+    set)``.
+    """
     import course_lib.mxnet as cmx
     import mxnet as mx
 
     cfg = MISMATCH_MLP
     x_all, y_all, x_test, y_test = data.to_mxnet(*split)
-    x, y = x_all[n_val:n_val + n], y_all[n_val:n_val + n]
+    x, y = x_all[n_val : n_val + n], y_all[n_val : n_val + n]
     net = models.mxnet_mlp(cfg["sizes"], activation="relu", seed=seed)
-    trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=cfg["lr"]))
-    history = models.train_mxnet(net, trainer, x, y, epochs, cfg["batch_size"],
-                                 x_val=x_all[:n_val], y_val=y_all[:n_val], seed=seed)
+    trainer = mx.gluon.Trainer(
+        net.collect_params(), cmx.SGD(learning_rate=cfg["lr"])
+    )
+    history = models.train_mxnet(
+        net,
+        trainer,
+        x,
+        y,
+        epochs,
+        cfg["batch_size"],
+        x_val=x_all[:n_val],
+        y_val=y_all[:n_val],
+        seed=seed,
+    )
     predicted = net(x_test).argmax(axis=1)
-    return history, float((predicted == y_test.astype(predicted.dtype)).mean().asscalar())
+    return history, float(
+        (predicted == y_test.astype(predicted.dtype)).mean().asscalar()
+    )
 
 
 def mismatch_experiment(train_sizes: Sequence[int] = (100, 300, 1000), n_val: int = 300,

@@ -100,10 +100,16 @@ def regression_curvature(x: np.ndarray, half: bool = False) -> float:
     return top if half else 2.0 * top
 
 
-def regression_gd_torch(x_np, y_np, lr: float, steps: int = 100, seed: int = 0) -> float:
-    """Full-batch gradient descent on a linear regression in PyTorch (``mse_loss``); the last loss."""
+def regression_gd_torch(
+    x_np, y_np, lr: float, steps: int = 100, seed: int = 0
+) -> float:
+    """Full-batch gradient descent on a linear regression in PyTorch
+    (``mse_loss``); the last loss.
+    """
     device = ctorch.device()
-    x, y = torch.as_tensor(x_np, device=device), torch.as_tensor(y_np, device=device)
+    x, y = torch.as_tensor(x_np, device=device), torch.as_tensor(
+        y_np, device=device
+    )
     torch.manual_seed(seed)
     model = torch.nn.Linear(x.shape[1], 1).to(device=device, dtype=x.dtype)
     optimizer = ctorch.SGD(model.parameters(), lr=lr)
@@ -115,13 +121,19 @@ def regression_gd_torch(x_np, y_np, lr: float, steps: int = 100, seed: int = 0) 
     return loss.item()
 
 
-def regression_gd_mxnet(x_np, y_np, lr: float, steps: int = 100, seed: int = 0) -> float:
-    """The same in MXNet Gluon, whose ``L2Loss`` is half the squared error; the last loss."""
+def regression_gd_mxnet(
+    x_np, y_np, lr: float, steps: int = 100, seed: int = 0
+) -> float:
+    """The same in MXNet Gluon, whose ``L2Loss`` is half the squared error; the
+    last loss.
+    """
     import mxnet as mx
 
     import course_lib.mxnet as cmx
 
-    x, y = mx.nd.array(x_np, ctx=cmx.context()), mx.nd.array(y_np, ctx=cmx.context())
+    x, y = mx.nd.array(x_np, ctx=cmx.context()), mx.nd.array(
+        y_np, ctx=cmx.context()
+    )
     mx.random.seed(seed)
     net = mx.gluon.nn.Dense(1, in_units=x.shape[1])
     net.initialize(mx.init.Normal(0.5), ctx=cmx.context())

@@ -302,15 +302,22 @@ def draw_class_weights(run: ClassWeightRun):
 
 
 # --------------------------------------------------------------------- the frameworks
-def torch_linear_classifier(x, y, class_weights=None, epochs: int = 200, lr: float = 0.5,
-                            seed: int = 0):
-    """Train ``nn.Linear(1, 2)`` (softmax regression, full batch) with PyTorch's weighted
-    cross-entropy and :class:`course_lib.torch.SGD`; returns the trained model."""
+def torch_linear_classifier(
+    x, y, class_weights=None, epochs: int = 200, lr: float = 0.5, seed: int = 0
+):
+    """Train ``nn.Linear(1, 2)`` (softmax regression, full batch) with PyTorch's
+    weighted cross-entropy and :class:`course_lib.torch.SGD`; returns the
+    trained model.
+    """
     torch.manual_seed(seed)
     model = torch.nn.Linear(1, 2).double()
     inputs = torch.tensor(np.asarray(x, dtype=float)[:, None])
     targets = torch.tensor(np.asarray(y))
-    weight = None if class_weights is None else torch.tensor(np.asarray(class_weights, dtype=float))
+    weight = (
+        None
+        if class_weights is None
+        else torch.tensor(np.asarray(class_weights, dtype=float))
+    )
     loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
     optimizer = ctorch.SGD(model.parameters(), lr=lr)
     for _ in range(epochs):
@@ -320,11 +327,14 @@ def torch_linear_classifier(x, y, class_weights=None, epochs: int = 200, lr: flo
     return model
 
 
-def mxnet_linear_classifier(x, y, class_weights=None, epochs: int = 200, lr: float = 0.5,
-                            seed: int = 0):
-    """The Gluon twin of :func:`torch_linear_classifier`: ``nn.Dense(2)`` trained with
-    ``SoftmaxCrossEntropyLoss`` whose ``sample_weight`` carries the class weights; the
-    loss is divided by the sum of the weights, like PyTorch's weighted mean."""
+def mxnet_linear_classifier(
+    x, y, class_weights=None, epochs: int = 200, lr: float = 0.5, seed: int = 0
+):
+    """The Gluon twin of :func:`torch_linear_classifier`: ``nn.Dense(2)``
+    trained with ``SoftmaxCrossEntropyLoss`` whose ``sample_weight`` carries the
+    class weights; the loss is divided by the sum of the weights, like PyTorch's
+    weighted mean.
+    """
     import course_lib.mxnet as cmx
     import mxnet as mx
 
@@ -333,14 +343,23 @@ def mxnet_linear_classifier(x, y, class_weights=None, epochs: int = 200, lr: flo
     net.initialize(mx.init.Xavier())
     inputs = mx.nd.array(np.asarray(x, dtype=float)[:, None], dtype="float64")
     targets = mx.nd.array(np.asarray(y), dtype="float64")
-    weights = np.ones(2) if class_weights is None else np.asarray(class_weights, dtype=float)
-    sample_weight = mx.nd.array(weights[np.asarray(y)][:, None], dtype="float64")
+    weights = (
+        np.ones(2)
+        if class_weights is None
+        else np.asarray(class_weights, dtype=float)
+    )
+    sample_weight = mx.nd.array(
+        weights[np.asarray(y)][:, None], dtype="float64"
+    )
     loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=lr))
     total_weight = float(sample_weight.sum().asscalar())
     for _ in range(epochs):
         with mx.autograd.record():
-            loss = loss_fn(net(inputs), targets, sample_weight).sum() / total_weight
+            loss = (
+                loss_fn(net(inputs), targets, sample_weight).sum()
+                / total_weight
+            )
         loss.backward()
         trainer.step(1)
     return net
@@ -351,25 +370,50 @@ def mxnet_linear_classifier(x, y, class_weights=None, epochs: int = 200, lr: flo
 DIGITS_SIZES = (64, 64, 10)
 
 
-def train_digits_torch(extra_softmax: bool, epochs: int = 3, lr: float = 0.1,
-                       batch_size: int = 64, n_train: int = 1280, seed: int = 0):
-    """Train the digits MLP with ``F.cross_entropy`` and :class:`course_lib.torch.SGD`;
-    with ``extra_softmax`` the network ends with ``nn.Softmax`` (the mistake: the loss
-    applies a second softmax). Returns the :class:`course_lib.models.History`."""
+def train_digits_torch(
+    extra_softmax: bool,
+    epochs: int = 3,
+    lr: float = 0.1,
+    batch_size: int = 64,
+    n_train: int = 1280,
+    seed: int = 0,
+):
+    """Train the digits MLP with ``F.cross_entropy`` and
+    :class:`course_lib.torch.SGD`; with ``extra_softmax`` the network ends with
+    ``nn.Softmax`` (the mistake: the loss applies a second softmax). Returns the
+    :class:`course_lib.models.History`.
+    """
     split = data.digits(n_train=n_train)
     x, y, x_test, y_test = data.to_torch(*split, device=ctorch.device())
     model = models.torch_mlp(list(DIGITS_SIZES), seed=seed)
     if extra_softmax:
         model = torch.nn.Sequential(model, torch.nn.Softmax(dim=1))
     model = model.to(x.device)
-    return models.train_torch(model, ctorch.SGD(model.parameters(), lr=lr), x, y, epochs=epochs,
-                              batch_size=batch_size, x_val=x_test, y_val=y_test, seed=seed)
+    return models.train_torch(
+        model,
+        ctorch.SGD(model.parameters(), lr=lr),
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        x_val=x_test,
+        y_val=y_test,
+        seed=seed,
+    )
 
 
-def train_digits_mxnet(extra_softmax: bool, epochs: int = 3, lr: float = 0.1,
-                       batch_size: int = 64, n_train: int = 1280, seed: int = 0):
-    """The Gluon twin of :func:`train_digits_torch` (``SoftmaxCrossEntropyLoss``, which also
-    takes logits, and :class:`course_lib.mxnet.SGD`)."""
+def train_digits_mxnet(
+    extra_softmax: bool,
+    epochs: int = 3,
+    lr: float = 0.1,
+    batch_size: int = 64,
+    n_train: int = 1280,
+    seed: int = 0,
+):
+    """The Gluon twin of :func:`train_digits_torch`
+    (``SoftmaxCrossEntropyLoss``, which also takes logits, and
+    :class:`course_lib.mxnet.SGD`).
+    """
     import course_lib.mxnet as cmx
     import mxnet as mx
 
@@ -379,5 +423,14 @@ def train_digits_mxnet(extra_softmax: bool, epochs: int = 3, lr: float = 0.1,
     if extra_softmax:
         net.add(mx.gluon.nn.Lambda(lambda out: mx.nd.softmax(out, axis=1)))
     trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=lr))
-    return models.train_mxnet(net, trainer, x, y, epochs=epochs, batch_size=batch_size,
-                              x_val=x_test, y_val=y_test, seed=seed)
+    return models.train_mxnet(
+        net,
+        trainer,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        x_val=x_test,
+        y_val=y_test,
+        seed=seed,
+    )

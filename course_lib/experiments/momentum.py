@@ -146,29 +146,46 @@ def stable_lr_limit(rule: str, surface: Surface, start, low: float, high: float,
 
 
 # ------------------------------------------------- momentum at its best: the rate
-def heavy_ball_matrix(lr: float, momentum: float, curvature: float) -> np.ndarray:
-    """The 2x2 matrix of heavy ball along one eigen-direction of curvature ``lambda``:
-    ``(z_{t+1}, z_t) = M (z_t, z_{t-1})`` with ``M = [[1 + mu - lr lambda, -mu], [1, 0]]``."""
+def heavy_ball_matrix(
+    lr: float, momentum: float, curvature: float
+) -> np.ndarray:
+    """The 2x2 matrix of heavy ball along one eigen-direction of curvature
+    ``lambda``: ``(z_{t+1}, z_t) = M (z_t, z_{t-1})`` with ``M = [[1 + mu - lr
+    lambda, -mu], [1, 0]]``.
+    """
     return np.array([[1.0 + momentum - lr * curvature, -momentum], [1.0, 0.0]])
 
 
 def rate(lr: float, momentum: float, curvature) -> np.ndarray:
-    """Spectral radius of :func:`heavy_ball_matrix` for each curvature: the factor by which
-    the error along that eigen-direction shrinks per step, asymptotically. With
-    ``momentum = 0`` it is gradient descent's ``|1 - lr lambda|``."""
+    """Spectral radius of :func:`heavy_ball_matrix` for each curvature: the
+    factor by which the error along that eigen-direction shrinks per step,
+    asymptotically. With ``momentum = 0`` it is gradient descent's ``|1 - lr
+    lambda|``.
+    """
     lams = np.atleast_1d(np.asarray(curvature, dtype=float))
-    return np.array([np.abs(np.linalg.eigvals(heavy_ball_matrix(lr, momentum, lam))).max()
-                     for lam in lams])
+    return np.array(
+        [
+            np.abs(
+                np.linalg.eigvals(heavy_ball_matrix(lr, momentum, lam))
+            ).max()
+            for lam in lams
+        ]
+    )
 
 
 def optimal_heavy_ball(L: float, lam_min: float) -> tuple:
-    """Polyak's tuning for curvatures in ``[lam_min, L]``, ``kappa = L / lam_min``:
-    ``lr = 4 / (sqrt(L) + sqrt(lam_min))^2`` and
-    ``momentum = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2``. Every eigen-direction then
-    converges at ``sqrt(momentum) = (sqrt(kappa) - 1) / (sqrt(kappa) + 1)``."""
-    _checks.number("lam_min", lam_min, 0, L, low_open=True, requirement=f"in (0, L={L!r}]")
+    """Polyak's tuning for curvatures in ``[lam_min, L]``, ``kappa = L /
+    lam_min``: ``lr = 4 / (sqrt(L) + sqrt(lam_min))^2`` and ``momentum =
+    ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2``. Every eigen-direction then
+    converges at ``sqrt(momentum) = (sqrt(kappa) - 1) / (sqrt(kappa) + 1)``.
+    """
+    _checks.number(
+        "lam_min", lam_min, 0, L, low_open=True, requirement=f"in (0, L={L!r}]"
+    )
     lr = 4.0 / (np.sqrt(L) + np.sqrt(lam_min)) ** 2
-    momentum = ((np.sqrt(L) - np.sqrt(lam_min)) / (np.sqrt(L) + np.sqrt(lam_min))) ** 2
+    momentum = (
+        (np.sqrt(L) - np.sqrt(lam_min)) / (np.sqrt(L) + np.sqrt(lam_min))
+    ) ** 2
     return float(lr), float(momentum)
 
 
@@ -253,16 +270,26 @@ def regression_lr_bound(momentum: float, data=None) -> float:
     return 2.0 * (1.0 + momentum) / regression_curvature(x, half=True)
 
 
-def regression_torch(momentum: float, lr: float = REGRESSION["lr"],
-                     batch_size: int = REGRESSION["batch_size"], epochs: int = REGRESSION["epochs"],
-                     decay_every: int | None = REGRESSION["decay_every"], seed: int = 0,
-                     data=None, device=None):
-    """Train ``y = w.x + b`` on :func:`course_lib.data.synthetic_regression` with
-    :class:`course_lib.torch.SGD` (heavy ball), the learning rate multiplied by 0.1 every
-    ``decay_every`` epochs (``None``: constant). Returns ``(initial_loss, history)``, a
-    :class:`course_lib.models.History` with the loss of every minibatch in ``step_loss``
-    and the full-data loss per epoch in ``train_loss``."""
-    x, y = to_torch(*(synthetic_regression() if data is None else data), device=device)
+def regression_torch(
+    momentum: float,
+    lr: float = REGRESSION["lr"],
+    batch_size: int = REGRESSION["batch_size"],
+    epochs: int = REGRESSION["epochs"],
+    decay_every: int | None = REGRESSION["decay_every"],
+    seed: int = 0,
+    data=None,
+    device=None,
+):
+    """Train ``y = w.x + b`` on :func:`course_lib.data.synthetic_regression`
+    with :class:`course_lib.torch.SGD` (heavy ball), the learning rate
+    multiplied by 0.1 every ``decay_every`` epochs (``None``: constant). Returns
+    ``(initial_loss, history)``, a :class:`course_lib.models.History` with the
+    loss of every minibatch in ``step_loss`` and the full-data loss per epoch in
+    ``train_loss``.
+    """
+    x, y = to_torch(
+        *(synthetic_regression() if data is None else data), device=device
+    )
     model = torch_mlp((x.shape[1], 1), seed=seed).to(x.device)
     with torch.no_grad():
         initial = float(_half_mse(model(x), y))
@@ -270,21 +297,39 @@ def regression_torch(momentum: float, lr: float = REGRESSION["lr"],
     scheduler = None
     if decay_every is not None:
         schedule = schedules.step_decay(lr, decay_every, REGRESSION["decay"])
-        scheduler = schedules.to_torch(optimizer, schedule)  # stepped once per epoch
-    history = train_torch(model, optimizer, x, y, epochs, batch_size, loss_fn=_half_mse,
-                          classification=False, seed=seed, record_steps=True,
-                          scheduler=scheduler)
+        scheduler = schedules.to_torch(
+            optimizer, schedule
+        )  # stepped once per epoch
+    history = train_torch(
+        model,
+        optimizer,
+        x,
+        y,
+        epochs,
+        batch_size,
+        loss_fn=_half_mse,
+        classification=False,
+        seed=seed,
+        record_steps=True,
+        scheduler=scheduler,
+    )
     return initial, history
 
 
-def regression_mxnet(momentum: float, lr: float = REGRESSION["lr"],
-                     batch_size: int = REGRESSION["batch_size"], epochs: int = REGRESSION["epochs"],
-                     decay_every: int | None = REGRESSION["decay_every"], seed: int = 0,
-                     data=None):
-    """The Gluon twin of :func:`regression_torch`: :class:`course_lib.mxnet.SGD` in a
-    ``gluon.Trainer``, ``L2Loss``, the same decay (MXNet schedules count updates, so the
-    decay comes every ``decay_every`` epochs' worth of updates).
-    Returns ``(initial_loss, history)`` with the full-data loss per epoch."""
+def regression_mxnet(
+    momentum: float,
+    lr: float = REGRESSION["lr"],
+    batch_size: int = REGRESSION["batch_size"],
+    epochs: int = REGRESSION["epochs"],
+    decay_every: int | None = REGRESSION["decay_every"],
+    seed: int = 0,
+    data=None,
+):
+    """The Gluon twin of :func:`regression_torch`: :class:`course_lib.mxnet.SGD`
+    in a ``gluon.Trainer``, ``L2Loss``, the same decay (MXNet schedules count
+    updates, so the decay comes every ``decay_every`` epochs' worth of updates).
+    Returns ``(initial_loss, history)`` with the full-data loss per epoch.
+    """
     import course_lib.mxnet as cmx
     import mxnet as mx
 
@@ -296,12 +341,26 @@ def regression_mxnet(momentum: float, lr: float = REGRESSION["lr"],
     updates_per_epoch = -(-len(y_np) // batch_size)
     scheduler = None
     if decay_every is not None:
-        scheduler = schedules.to_mxnet(schedules.step_decay(
-            lr, decay_every * updates_per_epoch, REGRESSION["decay"]))
-    optimizer = cmx.SGD(learning_rate=lr, momentum=momentum, lr_scheduler=scheduler)
+        scheduler = schedules.to_mxnet(
+            schedules.step_decay(
+                lr, decay_every * updates_per_epoch, REGRESSION["decay"]
+            )
+        )
+    optimizer = cmx.SGD(
+        learning_rate=lr, momentum=momentum, lr_scheduler=scheduler
+    )
     trainer = mx.gluon.Trainer(net.collect_params(), optimizer)
-    history = train_mxnet(net, trainer, x, y, epochs, batch_size, loss_fn=loss_fn,
-                          classification=False, seed=seed)
+    history = train_mxnet(
+        net,
+        trainer,
+        x,
+        y,
+        epochs,
+        batch_size,
+        loss_fn=loss_fn,
+        classification=False,
+        seed=seed,
+    )
     return initial, history
 
 

@@ -346,10 +346,12 @@ def train_importance_sampling(flat: S.FlatProblem, steps: int, n: int = 4, sigma
 
 
 def train_cross_entropy_torch(model, x, y, steps: int, lr: float = 0.1):
-    """Full-batch gradient descent on cross-entropy with :class:`course_lib.torch.SGD`
-    (a drop-in for ``torch.optim.SGD``), training ``model`` in place.
-    Returns ``(training error rate before and after each step (steps + 1,), final
-    parameters as one flat vector)``."""
+    """Full-batch gradient descent on cross-entropy with
+    :class:`course_lib.torch.SGD` (a drop-in for ``torch.optim.SGD``), training
+    ``model`` in place. Returns ``(training error rate before and after each
+    step (steps + 1,), final parameters as one flat vector)``.
+    """
+
     def error():
         with torch.no_grad():
             return float((model(x).argmax(dim=1) != y).float().mean())
@@ -361,18 +363,29 @@ def train_cross_entropy_torch(model, x, y, steps: int, lr: float = 0.1):
         torch.nn.functional.cross_entropy(model(x), y).backward()
         optimizer.step()
         errors.append(error())
-    return np.array(errors), parameters_to_vector(model.parameters()).detach().cpu().double().numpy()
+    return (
+        np.array(errors),
+        parameters_to_vector(model.parameters())
+        .detach()
+        .cpu()
+        .double()
+        .numpy(),
+    )
 
 
 def train_cross_entropy_mxnet(net, x, y, steps: int, lr: float = 0.1):
-    """The Gluon twin of :func:`train_cross_entropy_torch`: :class:`course_lib.mxnet.SGD`
-    in a ``gluon.Trainer``, ``SoftmaxCrossEntropyLoss``, the whole training set as one
-    batch (``trainer.step(N)`` divides the summed gradient by ``N``)."""
+    """The Gluon twin of :func:`train_cross_entropy_torch`:
+    :class:`course_lib.mxnet.SGD` in a ``gluon.Trainer``,
+    ``SoftmaxCrossEntropyLoss``, the whole training set as one batch
+    (``trainer.step(N)`` divides the summed gradient by ``N``).
+    """
     import course_lib.mxnet as cmx
     import mxnet as mx
 
     def error():
-        return float((net(x).argmax(axis=1) != y.astype("float32")).mean().asscalar())
+        return float(
+            (net(x).argmax(axis=1) != y.astype("float32")).mean().asscalar()
+        )
 
     loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=lr))
@@ -383,7 +396,9 @@ def train_cross_entropy_mxnet(net, x, y, steps: int, lr: float = 0.1):
         loss.backward()
         trainer.step(x.shape[0])
         errors.append(error())
-    theta = np.concatenate([p.data().asnumpy().ravel() for p in net.collect_params().values()])
+    theta = np.concatenate(
+        [p.data().asnumpy().ravel() for p in net.collect_params().values()]
+    )
     return np.array(errors), theta.astype(float)
 
 

@@ -234,25 +234,32 @@ def _regression_rows():
 
 
 def sgd_distances(schedules_, steps: int, seeds) -> np.ndarray:
-    """Batch-1 SGD, ``theta <- theta - eta_t (a_i . theta - y_i) a_i`` with ``i`` drawn at
-    random (one stream per seed, the same for every schedule), on the course's regression
-    from ``theta = 0``, for each schedule ``t -> eta_t`` of ``schedules_``. Returns
-    ``|theta_t - theta*|`` (``theta*``: least squares), shape
-    ``(len(schedules_), len(seeds), steps + 1)``."""
+    """Batch-1 SGD, ``theta <- theta - eta_t (a_i . theta - y_i) a_i`` with
+    ``i`` drawn at random (one stream per seed, the same for every schedule), on
+    the course's regression from ``theta = 0``, for each schedule ``t -> eta_t``
+    of ``schedules_``. Returns ``|theta_t - theta*|`` (``theta*``: least
+    squares), shape ``(len(schedules_), len(seeds), steps + 1)``.
+    """
     for f in schedules_:
         _checks.function("schedules", f, "functions t -> lr")
     a, y, best = _regression_rows()
     seeds = list(seeds)
-    picks = np.stack([np.random.default_rng(s).integers(0, len(y), steps) for s in seeds])
-    picks = np.tile(picks, (len(schedules_), 1))         # row = (schedule, seed)
-    eta = np.repeat([[f(t) for t in range(steps)] for f in schedules_], len(seeds), axis=0)
+    picks = np.stack(
+        [np.random.default_rng(s).integers(0, len(y), steps) for s in seeds]
+    )
+    picks = np.tile(picks, (len(schedules_), 1))  # row = (schedule, seed)
+    eta = np.repeat(
+        [[f(t) for t in range(steps)] for f in schedules_], len(seeds), axis=0
+    )
     theta = np.zeros((len(picks), a.shape[1]))
     distance = np.empty((len(picks), steps + 1))
     distance[:, 0] = np.linalg.norm(theta - best, axis=1)
     for t in range(steps):
         rows = a[picks[:, t]]
         residual = np.einsum("ij,ij->i", rows, theta) - y[picks[:, t]]
-        theta -= (eta[:, t] * residual)[:, None] * rows   # the SGD step of every run
+        theta -= (eta[:, t] * residual)[
+            :, None
+        ] * rows  # the SGD step of every run
         distance[:, t + 1] = np.linalg.norm(theta - best, axis=1)
     return distance.reshape(len(schedules_), len(seeds), steps + 1)
 
@@ -340,16 +347,23 @@ def warmup_batches(steps: int, seed: int = 0):
     return split, rng.integers(0, len(split.y_train), size=(steps, WARMUP["batch_size"]))
 
 
-def warmup_run_torch(lr: float, warmup: int, seed: int = 0, steps: int | None = None,
-                     normalized_steps: bool = False):
-    """Train the :data:`WARMUP` network with :class:`course_lib.torch.Adam` and the schedule
-    ``linear_warmup(constant(lr), warmup)`` (plain ``lr`` when ``warmup == 0``), handed to
-    ``torch.optim.lr_scheduler.LambdaLR`` by :func:`course_lib.schedules.to_torch` and
-    stepped after every update. Returns the minibatch loss of each step, shape ``(steps,)``.
+def warmup_run_torch(
+    lr: float,
+    warmup: int,
+    seed: int = 0,
+    steps: int | None = None,
+    normalized_steps: bool = False,
+):
+    """Train the :data:`WARMUP` network with :class:`course_lib.torch.Adam` and
+    the schedule ``linear_warmup(constant(lr), warmup)`` (plain ``lr`` when
+    ``warmup == 0``), handed to ``torch.optim.lr_scheduler.LambdaLR`` by
+    :func:`course_lib.schedules.to_torch` and stepped after every update.
+    Returns the minibatch loss of each step, shape ``(steps,)``.
 
-    With ``normalized_steps``, also returns the quartiles (25, 50, 75 %) over all weights of
-    Adam's step before the learning rate, ``|m_hat| / (sqrt(v_hat) + eps)``, read from the
-    optimizer's state after each step: ``(losses, quartiles of shape (steps, 3))``.
+    With ``normalized_steps``, also returns the quartiles (25, 50, 75 %) over
+    all weights of Adam's step before the learning rate, ``|m_hat| /
+    (sqrt(v_hat) + eps)``, read from the optimizer's state after each step:
+    ``(losses, quartiles of shape (steps, 3))``.
     """
     steps = WARMUP["steps"] if steps is None else steps
     _check_run(lr, warmup, steps)
@@ -388,11 +402,15 @@ def _adam_normalized_step(optimizer, eps: float = 1e-8) -> np.ndarray:
     return torch.quantile(ratios, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)).numpy()
 
 
-def warmup_run_mxnet(lr: float, warmup: int, seed: int = 0, steps: int | None = None) -> np.ndarray:
-    """The Gluon twin of :func:`warmup_run_torch`: :class:`course_lib.mxnet.Adam` with
-    ``lr_scheduler=course_lib.schedules.to_mxnet(schedule)`` in a ``gluon.Trainer``, the same
-    batches. MXNet initializes with Xavier's rule (:func:`course_lib.models.mxnet_mlp`), so
-    its numbers differ from PyTorch's."""
+def warmup_run_mxnet(
+    lr: float, warmup: int, seed: int = 0, steps: int | None = None
+) -> np.ndarray:
+    """The Gluon twin of :func:`warmup_run_torch`:
+    :class:`course_lib.mxnet.Adam` with
+    ``lr_scheduler=course_lib.schedules.to_mxnet(schedule)`` in a
+    ``gluon.Trainer``, the same batches. MXNet initializes with Xavier's rule
+    (:func:`course_lib.models.mxnet_mlp`), so its numbers differ from PyTorch's.
+    """
     import course_lib.mxnet as cmx
 
     mx = cmx.mx
@@ -402,9 +420,11 @@ def warmup_run_mxnet(lr: float, warmup: int, seed: int = 0, steps: int | None = 
     x, y = to_mxnet(split.x_train, split.y_train)
     net = mxnet_mlp(WARMUP["sizes"], seed=seed, ctx=x.context)
     scheduler = schedules.to_mxnet(_warmup_schedule(lr, warmup))
-    # learning_rate must equal the scheduler's base_lr (its value at step 0), or MXNet
-    # prints a warning and overwrites base_lr
-    optimizer = cmx.Adam(learning_rate=scheduler.base_lr, lr_scheduler=scheduler)
+    # learning_rate must equal the scheduler's base_lr (its value at step 0),
+    # or MXNet prints a warning and overwrites base_lr
+    optimizer = cmx.Adam(
+        learning_rate=scheduler.base_lr, lr_scheduler=scheduler
+    )
     trainer = mx.gluon.Trainer(net.collect_params(), optimizer)
     loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
     losses = np.empty(steps)

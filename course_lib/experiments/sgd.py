@@ -254,10 +254,20 @@ def train_numpy(x, y, batch_size: int, lr: float, epochs: int = 5, decay_after: 
                    time.perf_counter() - start)
 
 
-def train_torch(x, y, batch_size: int, lr: float, epochs: int = 5, decay_after: int = 2,
-                period: int = 10, seed: int = 0) -> RegressionRun:
-    """Minibatch SGD on ``nn.Linear(d, 1)`` with :class:`course_lib.torch.SGD`; loss
-    ``(yhat - y)^2 / 2`` averaged over the batch; lr set at the start of each epoch."""
+def train_torch(
+    x,
+    y,
+    batch_size: int,
+    lr: float,
+    epochs: int = 5,
+    decay_after: int = 2,
+    period: int = 10,
+    seed: int = 0,
+) -> RegressionRun:
+    """Minibatch SGD on ``nn.Linear(d, 1)`` with :class:`course_lib.torch.SGD`;
+    loss ``(yhat - y)^2 / 2`` averaged over the batch; lr set at the start of
+    each epoch.
+    """
     _check_run(x, batch_size, lr, epochs, period)
     X, Y = data.to_torch(x, y, device=ctorch.device())
     net = torch.nn.Linear(x.shape[1], 1).to(X.device)
@@ -283,10 +293,16 @@ def train_torch(x, y, batch_size: int, lr: float, epochs: int = 5, decay_after: 
         for group in optimizer.param_groups:
             group["lr"] = lrs[-1]
         order = torch.as_tensor(rng.permutation(len(x)), device=X.device)
-        X_epoch, Y_epoch = X[order], Y[order]       # shuffle once; batches are then cheap slices
+        X_epoch, Y_epoch = (
+            X[order],
+            Y[order],
+        )  # shuffle once; batches are then cheap slices
         for first in range(0, len(x), batch_size):
             optimizer.zero_grad()
-            loss_fn(X_epoch[first:first + batch_size], Y_epoch[first:first + batch_size]).backward()
+            loss_fn(
+                X_epoch[first : first + batch_size],
+                Y_epoch[first : first + batch_size],
+            ).backward()
             optimizer.step()
             ok = recorder.update(min(batch_size, len(x) - first))
             if not ok:
@@ -294,15 +310,32 @@ def train_torch(x, y, batch_size: int, lr: float, epochs: int = 5, decay_after: 
         if not ok:
             break
     seconds = time.perf_counter() - start
-    return _finish("torch", batch_size, lr, recorder, net.weight.detach().cpu().numpy(),
-                   net.bias.detach().cpu().numpy(), lrs, seconds)
+    return _finish(
+        "torch",
+        batch_size,
+        lr,
+        recorder,
+        net.weight.detach().cpu().numpy(),
+        net.bias.detach().cpu().numpy(),
+        lrs,
+        seconds,
+    )
 
 
-def train_mxnet(x, y, batch_size: int, lr: float, epochs: int = 5, decay_after: int = 2,
-                period: int = 10, seed: int = 0) -> RegressionRun:
-    """Minibatch SGD on ``gluon.nn.Dense(1)`` with :class:`course_lib.mxnet.SGD` in a Gluon
-    Trainer; ``L2Loss`` is ``(yhat - y)^2 / 2`` per example and ``trainer.step(batch)``
-    averages the summed gradient over the batch."""
+def train_mxnet(
+    x,
+    y,
+    batch_size: int,
+    lr: float,
+    epochs: int = 5,
+    decay_after: int = 2,
+    period: int = 10,
+    seed: int = 0,
+) -> RegressionRun:
+    """Minibatch SGD on ``gluon.nn.Dense(1)`` with :class:`course_lib.mxnet.SGD`
+    in a Gluon Trainer; ``L2Loss`` is ``(yhat - y)^2 / 2`` per example and
+    ``trainer.step(batch)`` averages the summed gradient over the batch.
+    """
     import course_lib.mxnet as cmx
     import mxnet as mx
 
@@ -316,7 +349,8 @@ def train_mxnet(x, y, batch_size: int, lr: float, epochs: int = 5, decay_after: 
     net.bias.set_data(mx.nd.array([b0], ctx=ctx))
     trainer = mx.gluon.Trainer(net.collect_params(), cmx.SGD(learning_rate=lr))
     loss_fn = mx.gluon.loss.L2Loss()
-    net.hybridize()        # a compiled graph: a third less Python overhead per tiny batch
+    # a compiled graph: a third less Python overhead per tiny batch
+    net.hybridize()
     loss_fn.hybridize()
     schedule = decayed_lr(lr, decay_after)
 
@@ -330,11 +364,16 @@ def train_mxnet(x, y, batch_size: int, lr: float, epochs: int = 5, decay_after: 
         lrs.append(schedule(epoch))
         trainer.set_learning_rate(lrs[-1])
         order = mx.nd.array(rng.permutation(len(x)), ctx=ctx, dtype="int64")
-        X_epoch, Y_epoch = X.take(order), Y.take(order)   # shuffle once; batches are slices
+        X_epoch, Y_epoch = X.take(order), Y.take(
+            order
+        )  # shuffle once; batches are slices
         for first in range(0, len(x), batch_size):
             size = min(batch_size, len(x) - first)
             with mx.autograd.record():
-                loss = loss_fn(net(X_epoch[first:first + size]), Y_epoch[first:first + size])
+                loss = loss_fn(
+                    net(X_epoch[first : first + size]),
+                    Y_epoch[first : first + size],
+                )
             loss.backward()
             trainer.step(size)
             ok = recorder.update(size)
@@ -343,8 +382,16 @@ def train_mxnet(x, y, batch_size: int, lr: float, epochs: int = 5, decay_after: 
         if not ok:
             break
     seconds = time.perf_counter() - start
-    return _finish("mxnet", batch_size, lr, recorder, net.weight.data().asnumpy(),
-                   net.bias.data().asnumpy(), lrs, seconds)
+    return _finish(
+        "mxnet",
+        batch_size,
+        lr,
+        recorder,
+        net.weight.data().asnumpy(),
+        net.bias.data().asnumpy(),
+        lrs,
+        seconds,
+    )
 
 
 # ----------------------------------------------------------------- stability vs batch
@@ -377,12 +424,12 @@ def mean_square_factor(x, lr: float) -> float:
 
 
 def error_growth(x, lr: float, epochs: int = 3, seed: int = 0) -> float:
-    """Mean growth per epoch, ``log(|e_end| / |e_start|)``, of the error of batch-1 SGD on
-    noise-free targets, each epoch in a fresh random order.
+    """Mean growth per epoch, ``log(|e_end| / |e_start|)``, of the error of
+    batch-1 SGD on noise-free targets, each epoch in a fresh random order.
 
-    A step on example ``i`` maps ``e`` to ``e - lr a_i (a_i . e)``: the part of ``e`` along
-    ``a_i`` is multiplied by ``1 - lr L_i``, the rest is kept. Negative: a typical run
-    converges; positive: it blows up.
+    A step on example ``i`` maps ``e`` to ``e - lr a_i (a_i . e)``: the part of
+    ``e`` along ``a_i`` is multiplied by ``1 - lr L_i``, the rest is kept.
+    Negative: a typical run converges; positive: it blows up.
     """
     _checks.positive("lr", lr)
     if epochs < 1:
@@ -393,7 +440,9 @@ def error_growth(x, lr: float, epochs: int = 3, seed: int = 0) -> float:
     for _ in range(epochs):
         for i in rng.permutation(len(a)):
             e -= lr * a[i] * (a[i] @ e)
-            norm = np.linalg.norm(e)       # keep |e| = 1: only the growth is recorded
+            norm = np.linalg.norm(
+                e
+            )  # keep |e| = 1: only the growth is recorded
             total += np.log(norm)
             e /= norm
     return total / epochs
