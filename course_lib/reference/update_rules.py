@@ -4,22 +4,22 @@ One function per rule, one step each: it takes the parameter ``theta``, the
 gradient ``g`` and the rule's state, and returns the new parameter and state
 (nothing is changed in place). The names are those of the chapters:
 
-=========  ==========================================================
-``theta``  parameter
-``g``      gradient at ``theta``
-``t``      step number, 1 for the first step
-``eta``    learning rate
-``v``      momentum buffer (heavy ball, Nesterov); Adam's second moment
-``m``      Adam's first moment
-``s``      running sum / average of ``g**2`` (Adagrad, RMSProp, Adadelta)
-``u``      Adadelta's running average of squared updates
-``mu``     momentum coefficient
-``gamma``  RMSProp's decay (torch calls it ``alpha``, MXNet ``gamma1``)
-``rho``    Adadelta's decay
+====================  ==========================================================
+``theta``             parameter
+``g``                 gradient at ``theta``
+``t``                 step number, 1 for the first step
+``eta``               learning rate
+``v``                 momentum buffer (heavy ball, Nesterov); Adam's 2nd moment
+``m``                 Adam's first moment
+``s``                 running sum or average of ``g**2`` (Adagrad, RMSProp, ...)
+``u``                 Adadelta's running average of squared updates
+``mu``                momentum coefficient
+``gamma``             RMSProp's decay (torch: ``alpha``, MXNet: ``gamma1``)
+``rho``               Adadelta's decay
 ``beta1``, ``beta2``  Adam's decays
-``eps``    the constant that keeps a division finite
-``lambda_``  AdamW's decoupled weight decay
-=========  ==========================================================
+``eps``               the constant that keeps a division finite
+``lambda_``           AdamW's decoupled weight decay
+====================  ==========================================================
 
 Defaults are torch.optim's (and :mod:`course_lib.rules`'s), except the
 momentum coefficient ``mu = 0.9`` (torch's SGD defaults to no momentum) and
