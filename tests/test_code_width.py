@@ -1,10 +1,10 @@
 """Every line of a chapter's code cells, and of the code it shows with literalinclude,
 fits in 80 columns (no scrolling)."""
 import ast
-import re
 from pathlib import Path
 
 import pytest
+from literal_includes import literal_includes
 
 LECTURES = sorted((Path(__file__).parent.parent / "lectures").glob("[0-9]*.md"))
 MAX_WIDTH = 80
@@ -72,16 +72,11 @@ def test_print_wrapped_rejects_a_width_too_narrow_to_read():
         print_wrapped("verdict: healthy", width=10)
 
 
-INCLUDE = re.compile(r"```\{literalinclude\}\s+(\S+)\n((?::[\w-]+:.*\n)*)")
-
-
 def included_lines(chapter: Path):
     """(what, line) for every line of code that ``chapter`` shows with literalinclude:
     a :pyobject: (function, class or method, decorators included) or the text between
     :start-after: and :end-before: markers."""
-    for match in INCLUDE.finditer(chapter.read_text()):
-        source = (chapter.parent / match.group(1)).resolve()
-        options = dict(re.findall(r":([\w-]+):\s*(.*)", match.group(2)))
+    for source, options in literal_includes(chapter):
         text = source.read_text()
         if "pyobject" in options:
             body = ast.parse(text).body

@@ -6,13 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
+from literal_includes import literal_includes
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "course_lib" / "reference"
 MODULES = sorted(REFERENCE.glob("*.py"))
 PAGES = sorted((ROOT / "lectures").glob("*.md")) + sorted((ROOT / "book").rglob("*.md"))
 MARKER = re.compile(r"^# \[(start|end)-([A-Za-z0-9_]+)\]$")
-INCLUDE = re.compile(r"^```\{literalinclude\}\s+(\S+)\n((?::[\w-]+:.*\n)*)```", re.M)
 
 
 def _markers(path):
@@ -37,11 +37,9 @@ def _includes():
     """(page, module path, start name, end name) for every include of course_lib/reference."""
     found = []
     for page in PAGES:
-        for match in INCLUDE.finditer(page.read_text()):
-            target = (page.parent / match.group(1)).resolve()
+        for target, options in literal_includes(page):
             if REFERENCE.resolve() not in target.parents:
                 continue
-            options = dict(re.findall(r"^:([\w-]+):\s*(.*)$", match.group(2), re.M))
             start = re.fullmatch(r"\[start-(\w+)\]", options.get("start-after", ""))
             end = re.fullmatch(r"\[end-(\w+)\]", options.get("end-before", ""))
             found.append((page.name, target, start and start.group(1), end and end.group(1)))
