@@ -2,31 +2,38 @@
 
 ``compiled(Adam)`` is ``Adam`` (same arguments, state, ``state_dict()``, param groups and
 schedulers) whose step runs the rule of :mod:`course_lib.rules` through ``torch.compile``:
-the rule's few lines for every tensor of a group are traced into one graph, and inductor
-fuses them into one pass over memory per tensor, as torch's hand-written fused kernels do.
-No second kernel is written: what is traced is ``rules.adam.update`` itself, given the ops
-vocabulary :data:`COMPILED` (tensor methods whose scalars may be 0-dim tensors)::
+the rule runs once on the lists of a group's parameters, gradients and state, is traced
+into one graph, and inductor fuses its lines into one loop per tensor, one pass over
+memory as in torch's hand-written fused kernels. No second kernel is written: what is
+traced is ``rules.adam.update`` itself, given the ops vocabulary :data:`COMPILED`::
 
     from course_lib.torch import Adam, compiled
     opt = compiled(Adam)(model.parameters(), lr=1e-3)
 
 What is compiled, and when
     One graph per *signature*: the rule, the optimizer's options other than ``lr`` and
-    ``betas`` (weight decay, amsgrad, nesterov, centered, maximize, ...), and the shapes,
-    strides and dtypes of the group's tensors. Graphs are cached for the process (and
-    inductor caches the generated code on disk, so a second process compiles faster).
-    The learning rate, ``betas`` and the step count enter as 0-dim float64 tensors, so
-    schedulers and the bias corrections change no graph: 20 steps under an lr scheduler
-    compile once. Changing another hyperparameter between steps compiles a new graph.
-    SGD's first momentum step (the buffer does not exist yet) runs eagerly.
+    ``betas`` (weight decay, amsgrad, nesterov, centered, maximize, ...), and the shapes
+    and dtypes of the group's tensors (dynamo's guards check every tensor of a call).
+    Graphs are cached for the process, and inductor caches the generated code on disk,
+    so a second process compiles faster. The learning rate, ``betas`` and the step count
+    enter as 0-dim float64 tensors, so schedulers and the bias corrections change no
+    graph: 20 steps under an lr scheduler compile once. Each scalar the rule derives from
+    them (Adam's ``-lr sqrt(1 - beta2^t) / (1 - beta1^t)``) is computed once per step,
+    before the loops over elements (``_once``). Changing another hyperparameter
+    between steps compiles a new graph. SGD's first momentum step (the buffer does not
+    exist yet) runs eagerly.
 
-Compile cost
-    The first step of a new signature compiles (with inductor's disk cache cold):
-    measured on a 2-core machine under a load of about 10, 7-60 s for the tests' three
-    small tensors, and 28-112 s for the first two steps on 10M float32 parameters in 16
-    tensors, won back against the eager step after 14-155 steps (Adam 155, AdamW 54, SGD
-    95, Adagrad 61, RMSprop 14, Adadelta 51). ``benchmarks/optimizers.py --only compiled``
-    prints these for the machine it runs on.
+Speed and compile cost
+    ``benchmarks/optimizers.py --only compiled`` measures both on the machine it runs on.
+    On 2 CPU cores, 10M float32 parameters in 16 or 128 tensors, a step took 1.06-1.18x
+    the time of torch's fused Adam, AdamW, SGD and Adagrad kernels and 0.19-0.37x that of
+    torch.optim's foreach step (SGD with momentum 0.65-0.67x: see the benchmark on why no
+    one-pass kernel reaches 0.5x there). The first step of a new signature compiles.
+    With inductor's disk cache empty, on the same machine, the first two steps took 6-18 s
+    for 16 tensors and 31-88 s for 128 (the kernel holds one loop per tensor); a later
+    process reuses the cached code and takes 1-17 s. The compiled optimizer is ahead of
+    the eager one after about 500-5000 steps (SGD: 5000-17000, as its eager step is
+    already close to one pass).
 
 When ``torch.compile`` fails (no C++ compiler, an unsupported platform or Python, an
 operation it cannot trace), the optimizer says so once (``RuntimeWarning``) and runs the
@@ -35,6 +42,7 @@ same rule eagerly: never a failure that the eager optimizer would not have.
 from __future__ import annotations
 
 import functools
+import inspect
 import types
 import warnings
 
@@ -87,7 +95,11 @@ def _on_lists(name, in_place):
         return xs if in_place else outs
 
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"``{name}`` on each tensor of the lists (see :class:`rules.Ops`)."
+    op.__doc__ = f"``{name}`` on each tensor of the lists (:class:`course_lib.rules.Ops`)."
+    signature = inspect.signature(one)  # the one-tensor op's, as rules.Ops declares it
+    op.__signature__ = signature.replace(parameters=[
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        *signature.parameters.values()])
     return op
 
 
