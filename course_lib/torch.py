@@ -523,9 +523,12 @@ class RuleOptimizer(torch.optim.Optimizer):
         the same on every path."""
         states = [self.state.get(p, {}) for p in params]
         keys = [k for k in states[0] if k != "step"]
-        groups = [[_real(p), _real(p.grad)] + [None if s[k] is None else _real(s[k])
-                                                for k in keys]
-                  for p, s in zip(params, states)]
+        if any(p.is_complex() for p in params):
+            groups = [[_real(p), _real(p.grad)] + [None if s[k] is None else _real(s[k])
+                                                    for k in keys]
+                      for p, s in zip(params, states)]
+        else:  # the same lists without a call per tensor
+            groups = [[p, p.grad] + [s[k] for k in keys] for p, s in zip(params, states)]
         cpu = params[0].device.type == "cpu" and not per_tensor
         step = float(states[0]["step"]) if "step" in states[0] else None
         new_step, created = run_rule(
@@ -534,10 +537,20 @@ class RuleOptimizer(torch.optim.Optimizer):
             unit_size=self.unit_size if cpu else None,
             prepare=_negated if maximize else None)
         if step is not None and new_step != step:
-            torch._foreach_add_([s["step"] for s in states], new_step - step)
+            _count([s["step"] for s in states], new_step - step)
         for key, tensors in created.items():
             for s, p, t in zip(states, params, tensors):
                 s[key] = _stored(t, p)
+
+
+def _count(steps, increment):
+    """``step += increment`` on every step-count tensor. On the CPU the increment is given
+    as a tensor, as torch.optim does: a Python number would be wrapped into a tensor once
+    per step count (3x slower on 128 parameters)."""
+    if steps[0].is_cpu:
+        torch._foreach_add_(steps, torch.tensor(float(increment)), alpha=1.0)
+    else:
+        torch._foreach_add_(steps, increment)
 
 
 def _negated(params, grads):
