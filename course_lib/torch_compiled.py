@@ -25,15 +25,17 @@ What is compiled, and when
 
 Speed and compile cost
     ``benchmarks/optimizers.py --only compiled`` measures both on the machine it runs on.
-    On 2 CPU cores, 10M float32 parameters in 16 or 128 tensors, a step took 1.06-1.18x
-    the time of torch's fused Adam, AdamW, SGD and Adagrad kernels and 0.19-0.37x that of
-    torch.optim's foreach step (SGD with momentum 0.65-0.67x: see the benchmark on why no
-    one-pass kernel reaches 0.5x there). The first step of a new signature compiles.
-    With inductor's disk cache empty, on the same machine, the first two steps took 6-18 s
-    for 16 tensors and 31-88 s for 128 (the kernel holds one loop per tensor); a later
-    process reuses the cached code and takes 1-17 s. The compiled optimizer is ahead of
-    the eager one after about 500-5000 steps (SGD: 5000-17000, as its eager step is
-    already close to one pass).
+    On 2 CPU cores, 10M float32 parameters in 16 or 128 tensors (three runs), a step took
+    1.02-1.21x the time of torch's fused Adam and AdamW kernels, 1.06-1.32x that of its
+    fused SGD and Adagrad, and 0.13-0.37x that of torch.optim's foreach step (SGD with
+    momentum 0.59-0.67x, where torch's fused SGD measures 0.53-0.62x: see the benchmark).
+
+    The first step of a new signature compiles. With inductor's disk cache empty, on the
+    same machine, the first two steps took 6-18 s for 16 tensors and 31-88 s for 128 (the
+    kernel holds one loop per tensor); a later process reuses the cached code and takes
+    1-17 s. The compiled optimizer is ahead of the eager one after 520-4700 steps with the
+    cache empty and 85-610 with it warm (SGD: 5200-17000 and 500-2300, as its eager step
+    is already close to one pass).
 
 When ``torch.compile`` fails (no C++ compiler, an unsupported platform or Python, an
 operation it cannot trace), the optimizer says so once (``RuntimeWarning``) and runs the
