@@ -318,9 +318,10 @@ def run_rule(rule: _rules.Rule, hyper: dict, groups: list, keys: list, step=None
         The parameters' common step count (None for rules that keep none).
     arena, unit_size
         With both (the CPU): the rule runs on :func:`work_units` of about ``unit_size``
-        elements in turn, its temporaries in the scratch ``arena`` (:class:`TensorListOps`);
-        otherwise on all parameters at once through ``torch._foreach_*``. State that the rule
-        creates is made on whole tensors, without the arena.
+        elements in turn, the temporaries of a unit cut from a large tensor in the scratch
+        ``arena`` (:class:`TensorListOps`); otherwise on all parameters at once through
+        ``torch._foreach_*``. State that the rule creates is made on whole tensors, without
+        the arena.
     per_tensor : bool
         One parameter at a time through :data:`TENSOR` (``foreach=False``).
     prepare, finish : callable, optional
@@ -396,6 +397,15 @@ def _real(t):
     return torch.view_as_real(t) if t.is_complex() else t
 
 
+def _reals(batch):
+    """``list -> list`` applying :func:`_real` (None kept: state still to be created) for
+    the parameters ``batch``: the identity when none of them is complex, which spares a
+    call per tensor."""
+    if any(p.is_complex() for p in batch):
+        return lambda tensors: [None if t is None else _real(t) for t in tensors]
+    return lambda tensors: tensors
+
+
 def _stored(value, param):
     """A state tensor a rule created on ``_real(param)``, stored as torch.optim stores it:
     complex again where the parameter is complex (the same memory)."""
@@ -448,8 +458,9 @@ class RuleOptimizer(torch.optim.Optimizer):
             self._check_step(group, params)
             rule, hyper = self.rule_for(group)
             hyper = {k: _scalar(v) for k, v in hyper.items()}
-            self._init_state(rule, hyper, [p for p in params if not self.state.get(p)],
-                             on_device=group.get("capturable", False))
+            if rule.init is not _rules.no_state:  # plain SGD stores nothing, as torch.optim
+                self._init_state(rule, hyper, [p for p in params if not self.state.get(p)],
+                                 on_device=group.get("capturable", False))
             self._update_group(rule, hyper, params, group)
         return loss
 
@@ -478,14 +489,10 @@ class RuleOptimizer(torch.optim.Optimizer):
     def _init_state(self, rule, hyper, params, on_device=False):
         """The rule's initial state, stored as torch.optim stores it: complex tensors for
         complex parameters, ``"step"`` a float tensor on the CPU (on the parameter's device
-        when ``on_device``: torch.optim's ``capturable=True`` layout). A rule without state
-        (plain SGD) stores nothing, as torch.optim, whose ``state_dict()`` then has no entry
-        for the parameter."""
+        when ``on_device``: torch.optim's ``capturable=True`` layout)."""
         if not params:
             return
         state = rule.init([_real(p) for p in params], TENSOR_LIST, **hyper)
-        if not state:
-            return
         for i, p in enumerate(params):
             where = p.device if on_device else "cpu"
             self.state[p] = {
@@ -518,17 +525,15 @@ class RuleOptimizer(torch.optim.Optimizer):
         """The rule on one batch through :func:`run_rule`. On the CPU it runs on cache-sized
         work units in turn, each a list of slices of at most :attr:`unit_size` elements (a
         large tensor is cut into several, small ones share one), so every op of the rule
-        finds its operands still in cache; the temporaries live in one scratch arena per
-        optimizer (not in the state, nor in ``state_dict()``). The arithmetic per element is
+        finds its operands still in cache; the temporaries of a slice live in one scratch
+        arena per optimizer (not in the state, nor in ``state_dict()``). The arithmetic per element is
         the same on every path."""
         states = [self.state.get(p, {}) for p in params]
         keys = [k for k in states[0] if k != "step"]
-        if any(p.is_complex() for p in params):
-            groups = [[_real(p), _real(p.grad)] + [None if s[k] is None else _real(s[k])
-                                                    for k in keys]
-                      for p, s in zip(params, states)]
-        else:  # the same lists without a call per tensor
-            groups = [[p, p.grad] + [s[k] for k in keys] for p, s in zip(params, states)]
+        real = _reals(params)
+        columns = [real(params), real([p.grad for p in params])]
+        columns += [real([s[k] for s in states]) for k in keys]
+        groups = [list(group) for group in zip(*columns)]
         cpu = params[0].device.type == "cpu" and not per_tensor
         step = float(states[0]["step"]) if "step" in states[0] else None
         new_step, created = run_rule(

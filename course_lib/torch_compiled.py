@@ -220,7 +220,7 @@ class CompiledRuleOptimizer:
             return False  # state created by the first update (SGD's momentum buffer)
         has_step = "step" in states[0]
         static = {k: v for k, v in hyper.items() if k not in DYNAMIC}
-        real = _reals(batch)
+        real = _ct._reals(batch)
         steps = [s["step"] for s in states] if has_step else []
         reals = real(batch)
         # the graph's code object; dynamo's guards check every input tensor of a call
@@ -251,14 +251,6 @@ class CompiledRuleOptimizer:
             warnings.warn(f"{type(self).__name__}: torch.compile failed "
                           f"({type(error).__name__}: {first[:200]}); running the same rule "
                           f"eagerly", RuntimeWarning, stacklevel=4)
-
-
-def _reals(batch):
-    """``list -> list`` viewing complex tensors as real (:func:`course_lib.torch._real`):
-    the identity when no parameter of the batch is complex (no call per tensor)."""
-    if any(p.is_complex() for p in batch):
-        return lambda tensors: [_ct._real(t) for t in tensors]
-    return lambda tensors: tensors
 
 
 @functools.cache
