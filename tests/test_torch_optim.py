@@ -2,6 +2,8 @@
 schedulers, validation (issue 3's bars)."""
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
 import itertools
 
@@ -351,18 +353,98 @@ def test_cpu_scratch_arena_is_reused_and_not_state(monkeypatch):
     monkeypatch.setattr(ct.RuleOptimizer, "unit_size", 1000)
     w = torch.randn(2500, dtype=torch.float64, requires_grad=True)
     opt = ct.Adadelta([w], weight_decay=0.1)
-    pointers = []
+    pointers, entries = [], []
     for _ in range(3):
         w.grad = 2 * w.detach()
         opt.step()
-        pointers.append(sorted(b.data_ptr() for b in opt._arena.values()))
+        buffers = [b for b in opt._arena.values() if isinstance(b, torch.Tensor)]
+        pointers.append(sorted(b.data_ptr() for b in buffers))
+        entries.append(len(opt._arena))
     assert len(pointers[0]) == 3 and pointers[0] == pointers[1] == pointers[2]
     # three slots of one unit each, not three copies of the parameter
-    assert sum(b.numel() for b in opt._arena.values()) == 3 * 1000
+    assert sum(b.numel() for b in buffers) == 3 * 1000
+    # the views of a slot for each layout of a unit (slices of 1000 and of 500) are made
+    # once, at the first step
+    assert entries[0] == entries[2] == 3 + 3 * 2
     assert set(opt.state_dict()["state"][0]) == {"step", "square_avg", "acc_delta"}
-    import copy
     clone = copy.deepcopy(opt)
     assert not getattr(clone, "_arena", None)
+
+
+def _sqrt_calls(opt):
+    """The number of aten::sqrt calls in one ``opt.step()``."""
+    with torch.profiler.profile() as prof:
+        opt.step()
+    return sum(e.count for e in prof.key_averages() if e.key.startswith("aten::sqrt"))
+
+
+def test_state_is_one_buffer_and_state_ops_run_once_per_unit():
+    """The state of a batch of parameters is one flat buffer, views back to back, and an op
+    on state alone (RMSprop's ``sqrt(s)``) runs once per work unit: one aten::sqrt for six
+    parameters, where torch.optim's foreach step makes six. Trajectories are unchanged."""
+    shapes = [(3, 4), (7,), (2, 2, 2), (5,), (1,), (6, 1)]
+    g = torch.Generator().manual_seed(0)
+    init = [torch.randn(shape, generator=g, dtype=torch.float64) for shape in shapes]
+    runs = []
+    for make in (ct.RMSprop, functools.partial(torch.optim.RMSprop, foreach=True)):
+        params = [p.clone().requires_grad_() for p in init]
+        opt = make(params, lr=0.01, momentum=0.5)
+        calls = []
+        for _ in range(4):
+            for p in params:
+                p.grad = torch.sin(3 * p.detach()) + 0.1
+            calls.append(_sqrt_calls(opt))
+        runs.append((params, opt, calls))
+    (ours, opt, calls), (theirs, _, torch_calls) = runs
+    assert calls == [1] * 4 and torch_calls == [len(shapes)] * 4
+    for key in ("square_avg", "momentum_buffer"):
+        states = [opt.state[p][key] for p in ours]
+        assert len({s.untyped_storage().data_ptr() for s in states}) == 1
+        ends = [s.data_ptr() + s.numel() * s.element_size() for s in states]
+        assert [s.data_ptr() for s in states[1:]] == ends[:-1]  # back to back
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=0)
+
+
+def test_state_loaded_from_torch_optim_runs_per_tensor_with_the_same_result():
+    """State that is not one buffer (loaded from torch.optim's state_dict) takes the
+    per-tensor path: six aten::sqrt, and the trajectory continues as torch.optim's."""
+    g = torch.Generator().manual_seed(1)
+    init = [torch.randn(shape, generator=g) for shape in [(4,), (3, 2), (5,)] * 2]
+    theirs = [p.clone().requires_grad_() for p in init]
+    ref = torch.optim.RMSprop(theirs, lr=0.01)
+    for p in theirs:
+        p.grad = torch.cos(p.detach())
+    ref.step()
+    ours = [p.detach().clone().requires_grad_() for p in theirs]
+    opt = ct.RMSprop(ours, lr=0.01)
+    opt.load_state_dict(copy.deepcopy(ref.state_dict()))  # load shares tensors
+    for p, q in zip(ours, theirs):
+        p.grad = q.grad = torch.cos(p.detach())
+    assert _sqrt_calls(opt) == len(init)
+    ref.step()
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=0)
+
+
+def test_complex_state_after_an_odd_sized_real_parameter_stays_complex():
+    """A real parameter of odd size before a complex one: the complex one's state must not
+    start at an odd offset of a shared buffer (it could not be viewed as complex)."""
+    g = torch.Generator().manual_seed(2)
+    init = [torch.randn(5, generator=g), torch.randn(2, 3, dtype=torch.complex64, generator=g)]
+    runs = []
+    for make in (ct.Adam, torch.optim.Adam):
+        params = [p.clone().requires_grad_() for p in init]
+        opt = make(params, lr=0.05)
+        for _ in range(3):
+            for p in params:
+                p.grad = torch.sin(p.detach()) if not p.is_complex() else p.detach() * 1j
+            opt.step()
+        runs.append((params, opt))
+    (ours, opt), (theirs, _) = runs
+    assert opt.state[ours[1]]["exp_avg_sq"].dtype == torch.complex64
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_module_doctest():
