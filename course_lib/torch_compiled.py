@@ -206,6 +206,9 @@ class CompiledRuleOptimizer:
     """Mixin over a :class:`course_lib.torch.RuleOptimizer`: each batch of a group (same
     device, real dtype and step count) is one compiled graph of the rule."""
 
+    #: A tensor per parameter's state: views of one buffer would be aliased graph inputs.
+    flat_state = False
+
     def _update_group(self, rule, hyper, params, group):
         maximize = bool(group.get("maximize", False))
         for batch in self._batches(params):

@@ -160,3 +160,23 @@ def test_scalars_are_computed_once_per_step_not_per_tensor():
     one, six = _barriers_in_graph(1), _barriers_in_graph(6)
     assert one == 5  # lerp weight 1 - beta1, beta2, 1 - beta2, eps c2, -lr c2 / c1
     assert six == one
+
+
+def test_state_is_a_tensor_per_parameter():
+    """The compiled optimizers keep a tensor per parameter's state: views of one buffer
+    (the eager path's layout) would be aliased graph inputs, measured 11.0 against 7.1 ms
+    an Adam step. SGD's momentum buffer, made by its eager first step, too."""
+    params = [torch.zeros(3, requires_grad=True) for _ in range(3)]
+    for p in params:
+        p.grad = torch.ones(3)
+    sgd = ct.compiled(ct.SGD)(params, lr=0.1, momentum=0.9)
+    sgd.step()  # eager: creates the buffer
+    adam = ct.compiled(ct.Adam)(params)
+    rule, hyper = adam.rule_for(adam.param_groups[0])
+    adam._init_state(rule, hyper, params)  # what its first step does before compiling
+    eager = ct.Adam(params)
+    eager._init_state(rule, hyper, params)
+    for opt, key, buffers in ((sgd, "momentum_buffer", 3), (adam, "exp_avg", 3),
+                              (eager, "exp_avg", 1)):
+        storages = {opt.state[p][key].untyped_storage().data_ptr() for p in params}
+        assert len(storages) == buffers, (type(opt).__name__, key)
