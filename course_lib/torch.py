@@ -196,7 +196,7 @@ class TensorListOps:
 
     def share(self, xs):
         """Note that the list ``xs`` may run as one flat tensor, if its tensors lie back to
-        back in one buffer (see :func:`_flat`)."""
+        back in one buffer (see ``_flat``)."""
         if self.arena is not None and len(xs) > 1:
             flat = _flat(xs)
             if flat is not None:
@@ -222,7 +222,7 @@ class TensorListOps:
 
     def _out(self, xs):
         """``(outs, out)``: tensors shaped like ``xs`` in the arena's next slot, and the
-        one tensor that an op on :meth:`_single` operands writes (the one tensor of
+        one tensor that an op on ``_single`` operands writes (the one tensor of
         ``outs``, or the flat buffer they view); or None to allocate.
 
         One buffer per slot (grown to the largest unit), and per layout of a unit the views
@@ -301,7 +301,7 @@ class TensorListOps:
         return outs
 
     def _in_place(self, name, *operands, **kw):
-        """``x.name(...)`` on the :meth:`_single` operands, else ``torch._foreach_name``;
+        """``x.name(...)`` on the ``_single`` operands, else ``torch._foreach_name``;
         returns the first operand."""
         single = self._single(*operands)
         if single is not None:
