@@ -256,13 +256,16 @@ class TensorListOps:
         """``make(x)`` for each x, or, for several contiguous tensors of one dtype and
         device, views of one flat ``make(buffer)``, back to back (unless a real view of a
         complex tensor would start at an odd offset: it must stay viewable as complex)."""
-        x0 = xs[0] if xs else None
-        if self.flat_state and len(xs) > 1 and all(x.is_contiguous() and x.dtype == x0.dtype
-                               and x.device == x0.device for x in xs) and (
-                all(x.numel() % 2 == 0 for x in xs) or not any(_complex_view(x) for x in xs)):
-            flat = torch.empty(sum(x.numel() for x in xs), dtype=x0.dtype, device=x0.device)
-            return _views(make(flat), xs)
-        return [make(x) for x in xs]
+        if not (self.flat_state and len(xs) > 1):
+            return [make(x) for x in xs]
+        x0 = xs[0]
+        alike = all(x.is_contiguous() and x.dtype == x0.dtype and x.device == x0.device
+                    for x in xs)
+        even = all(x.numel() % 2 == 0 for x in xs) or not any(map(_complex_view, xs))
+        if not (alike and even):
+            return [make(x) for x in xs]
+        flat = torch.empty(sum(x.numel() for x in xs), dtype=x0.dtype, device=x0.device)
+        return _views(make(flat), xs)
 
     def zeros_like(self, xs):
         return self._alloc(xs, lambda x: torch.zeros_like(
