@@ -141,32 +141,43 @@ class TensorOps:
         return torch.maximum(x, y, out=x)
 
 
+def _padded(n):
+    """The elements that a tensor of ``n`` takes in a shared buffer: ``n`` rounded up to
+    even, so that every tensor starts at an even offset (a real view of a complex tensor
+    must: its state is viewed as complex again)."""
+    return n + (n & 1)
+
+
+#: The attribute that marks a buffer of :meth:`TensorListOps._alloc`.
+_OWNED = "_course_lib_buffer"
+
+
 def _flat(xs):
     """One 1-D tensor over the elements of the list ``xs``, in order, when its tensors lie
     back to back in one buffer (contiguous views of one base, each starting where the
-    previous one ends, as :meth:`TensorListOps.zeros_like` allocates state); else None."""
+    previous one's :func:`_padded` size ends, as :meth:`TensorListOps.zeros_like` allocates
+    state and the arena its temporaries); else None. Only in a buffer that
+    :class:`TensorListOps` allocated: the odd tensors' padding elements are part of the
+    flat tensor, and so must be nobody's data."""
     x0 = xs[0]
     base = x0._base
-    if base is None:
+    if base is None or not getattr(base, _OWNED, False):
         return None
     size = x0.element_size()
     start = end = x0.data_ptr()
     for x in xs:
         if x._base is not base or x.data_ptr() != end or not x.is_contiguous():
             return None
-        end += x.numel() * size
+        end += _padded(x.numel()) * size
     return x0.as_strided(((end - start) // size,), (1,))
 
 
-def _complex_view(x):
-    """Whether ``x`` is a real view of a complex tensor (``torch.view_as_real``)."""
-    return x._base is not None and x._base.is_complex()
-
-
 def _views(buf, like):
-    """Views of the flat tensor ``buf``, shaped like the tensors ``like``, back to back."""
+    """Views of the flat tensor ``buf``, shaped like the tensors ``like``, back to back at
+    :func:`_padded` offsets."""
     sizes = [x.numel() for x in like]
-    return [v.view(x.shape) for v, x in zip(buf[:sum(sizes)].split(sizes), like)]
+    slots = buf[:sum(map(_padded, sizes))].split(list(map(_padded, sizes)))
+    return [v[:n].view(x.shape) for v, n, x in zip(slots, sizes, like)]
 
 
 class TensorListOps:
@@ -244,7 +255,7 @@ class TensorListOps:
             if len(self.arena) > 4096:  # layouts that keep changing: start afresh
                 self.arena.clear()
                 buf = None
-            total = sum([x.numel() for x in xs])
+            total = sum([_padded(x.numel()) for x in xs])
             if buf is None or buf.numel() < total:
                 buf = self.arena[key] = torch.empty(total, dtype=x0.dtype, device=x0.device)
             outs = _views(buf, xs)
@@ -257,18 +268,18 @@ class TensorListOps:
 
     def _alloc(self, xs, make):
         """``make(x)`` for each x, or, for several contiguous tensors of one dtype and
-        device, views of one flat ``make(buffer)``, back to back (unless a real view of a
-        complex tensor would start at an odd offset: it must stay viewable as complex)."""
+        device, views of one flat ``make(buffer)``, back to back (see :func:`_views`)."""
         if not (self.flat_state and len(xs) > 1):
             return [make(x) for x in xs]
         x0 = xs[0]
         alike = all(x.is_contiguous() and x.dtype == x0.dtype and x.device == x0.device
                     for x in xs)
-        even = all(x.numel() % 2 == 0 for x in xs) or not any(map(_complex_view, xs))
-        if not (alike and even):
+        if not alike:
             return [make(x) for x in xs]
-        flat = torch.empty(sum(x.numel() for x in xs), dtype=x0.dtype, device=x0.device)
-        return _views(make(flat), xs)
+        flat = make(torch.empty(sum(_padded(x.numel()) for x in xs), dtype=x0.dtype,
+                                device=x0.device))
+        setattr(flat, _OWNED, True)
+        return _views(flat, xs)
 
     def zeros_like(self, xs):
         return self._alloc(xs, lambda x: torch.zeros_like(

@@ -400,8 +400,10 @@ def test_state_is_one_buffer_and_state_ops_run_once_per_unit():
     for key in ("square_avg", "momentum_buffer"):
         states = [opt.state[p][key] for p in ours]
         assert len({s.untyped_storage().data_ptr() for s in states}) == 1
-        ends = [s.data_ptr() + s.numel() * s.element_size() for s in states]
-        assert [s.data_ptr() for s in states[1:]] == ends[:-1]  # back to back
+        # back to back, each at an even offset (an odd size is padded by one element)
+        ends = [s.data_ptr() + (s.numel() + s.numel() % 2) * s.element_size()
+                for s in states]
+        assert [s.data_ptr() for s in states[1:]] == ends[:-1]
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=0)
 
@@ -427,24 +429,79 @@ def test_state_loaded_from_torch_optim_runs_per_tensor_with_the_same_result():
         torch.testing.assert_close(a, b, rtol=1e-6, atol=0)
 
 
+def _side_by_side(name, init, steps=3, **kwargs):
+    """course_lib.torch's and torch.optim's optimizer ``name`` from copies of ``init``, the
+    gradient ``i p`` of a complex p and ``sin p`` of a real one; returns our parameters,
+    our optimizer and torch.optim's parameters."""
+    runs = []
+    for cls in (getattr(ct, name), getattr(torch.optim, name)):
+        params = [p.clone().requires_grad_() for p in init]
+        opt = cls(params, **kwargs)
+        for _ in range(steps):
+            for p in params:
+                p.grad = p.detach() * 1j if p.is_complex() else torch.sin(p.detach())
+            opt.step()
+        runs.append((params, opt))
+    return runs[0][0], runs[0][1], runs[1][0]
+
+
 def test_complex_state_after_an_odd_sized_real_parameter_stays_complex():
     """A real parameter of odd size before a complex one: the complex one's state must not
     start at an odd offset of a shared buffer (it could not be viewed as complex)."""
     g = torch.Generator().manual_seed(2)
     init = [torch.randn(5, generator=g), torch.randn(2, 3, dtype=torch.complex64, generator=g)]
-    runs = []
-    for make in (ct.Adam, torch.optim.Adam):
-        params = [p.clone().requires_grad_() for p in init]
-        opt = make(params, lr=0.05)
-        for _ in range(3):
-            for p in params:
-                p.grad = torch.sin(p.detach()) if not p.is_complex() else p.detach() * 1j
-            opt.step()
-        runs.append((params, opt))
-    (ours, opt), (theirs, _) = runs
+    ours, opt, theirs = _side_by_side("Adam", init, lr=0.05)
     assert opt.state[ours[1]]["exp_avg_sq"].dtype == torch.complex64
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(maximize=True), dict(weight_decay=0.1)],
+                         ids=["plain", "maximize", "weight_decay"])
+def test_momentum_buffer_of_a_complex_parameter_after_an_odd_real_one(kw):
+    """SGD's buffer is made at the first step from the gradients (new real tensors when
+    negated or decayed), in one buffer: the complex parameter's part must still start at
+    an even offset, to be stored as complex."""
+    g = torch.Generator().manual_seed(3)
+    init = [torch.randn(3, generator=g, dtype=torch.float64),
+            torch.randn(2, dtype=torch.complex128, generator=g)]
+    ours, opt, theirs = _side_by_side("SGD", init, lr=0.1, momentum=0.9, **kw)
+    assert opt.state[ours[1]]["momentum_buffer"].dtype == torch.complex128
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_complex_parameter_that_views_a_real_tensor():
+    """A complex parameter made with view_as_complex of a real tensor, after an odd real
+    one: its state starts at an even offset too."""
+    a = torch.randn(3, dtype=torch.float64)
+    c = torch.view_as_complex(torch.randn(2, 2, dtype=torch.float64))
+    ours, _, theirs = _side_by_side("Adam", [a, c], lr=0.1)
+    for x, y in zip(ours, theirs):
+        torch.testing.assert_close(x, y, rtol=1e-12, atol=1e-14)
+
+
+def test_parameters_that_view_a_user_buffer_are_updated_one_by_one():
+    """Parameters (and gradients) that are views of the user's own flat buffer are not run
+    as one flat tensor: a parameter lying between two others but without a gradient (not
+    in the step) keeps its value, which a flat op over the span would change."""
+    g = torch.Generator().manual_seed(4)
+    flat = torch.randn(7, dtype=torch.float64, generator=g)
+    grad_flat = torch.randn(7, dtype=torch.float64, generator=g)
+    views = [flat[0:3], flat[3:4], flat[4:7]]  # the middle one is left out of the step
+    grads = [grad_flat[0:3], grad_flat[3:4], grad_flat[4:7]]
+    kept = flat[3].item()
+    theirs = [v.clone().requires_grad_() for v in views]
+    ours = [torch.nn.Parameter(v) for v in views]  # shares the buffer
+    opt, ref = ct.Adagrad(ours, lr=0.1), torch.optim.Adagrad(theirs, lr=0.1)
+    for _ in range(3):
+        for params in (ours, theirs):
+            params[0].grad, params[1].grad, params[2].grad = grads[0], None, grads[2]
+        opt.step()
+        ref.step()
+    assert flat[3].item() == kept
+    for x, y in zip(ours, theirs):
+        torch.testing.assert_close(x, y, rtol=1e-12, atol=1e-14)
 
 
 def test_module_doctest():
