@@ -290,7 +290,7 @@ class TensorListOps:
             x, value, memory_format=torch.preserve_format))
 
     def clone(self, xs):
-        outs = self._alloc(xs, lambda x: torch.empty_like(
+        outs = self._alloc(xs, lambda x: torch.zeros_like(  # padding: no stray bytes
             x, memory_format=torch.preserve_format))
         torch._foreach_copy_(outs, [x.detach() for x in xs])
         return outs
@@ -628,32 +628,40 @@ class RuleOptimizer(torch.optim.Optimizer):
     def _init_state(self, rule, hyper, params, on_device=False):
         """The rule's initial state, stored as torch.optim stores it: complex tensors for
         complex parameters, ``"step"`` a float tensor on the CPU (on the parameter's device
-        when ``on_device``: torch.optim's ``capturable=True`` layout)."""
-        if not params:
-            return
+        when ``on_device``: torch.optim's ``capturable=True`` layout). Made for each dtype
+        apart: a buffer shared by complex and real state could not be saved (``torch.save``
+        refuses views of one storage as different dtypes)."""
         ops = TensorListOps(flat_state=self.flat_state)
-        state = rule.init([_real(p) for p in params], ops, **hyper)
-        for i, p in enumerate(params):
-            where = p.device if on_device else "cpu"
-            self.state[p] = {
-                key: (_stored(value[i], p) if isinstance(value, list)
-                      else torch.tensor(float(value), dtype=_step_dtype(), device=where)
-                      if key == "step" else value)
-                for key, value in state.items()}
+        by_dtype = {}
+        for p in params:
+            by_dtype.setdefault(p.dtype, []).append(p)
+        for same in by_dtype.values():
+            state = rule.init([_real(p) for p in same], ops, **hyper)
+            for i, p in enumerate(same):
+                where = p.device if on_device else "cpu"
+                self.state[p] = {
+                    key: (_stored(value[i], p) if isinstance(value, list)
+                          else torch.tensor(float(value), dtype=_step_dtype(), device=where)
+                          if key == "step" else value)
+                    for key, value in state.items()}
 
     def _batches(self, params):
-        """The parameters that are updated together: same device, real dtype, step count and
-        state entries still to be created (None). Complex parameters go with real ones of
-        their precision: all are viewed as real."""
+        """The parameters that are updated together: same device, real dtype, step count
+        and state entries still to be created (None). Complex parameters are viewed as
+        real, and go with real ones of their precision, unless the state is one buffer
+        (``flat_state``): the state that a batch creates must not hold both complex and
+        real state (see ``_init_state``)."""
         batches = {}
         state_of, empty = self.state.get, {}
+        apart = self.flat_state
         for p in params:
             state = state_of(p, empty)
             step = state.get("step")
             if isinstance(step, torch.Tensor):
                 step = step.item()  # twice as fast as float(step)
             # the types of the entries (None or a tensor), in a C loop: a third of the time
-            key = (p.device, p.dtype.to_real(), step, tuple(map(type, state.values())))
+            dtype = p.dtype if apart else p.dtype.to_real()
+            key = (p.device, dtype, step, tuple(map(type, state.values())))
             batch = batches.get(key)
             if batch is None:
                 batches[key] = [p]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import io
 import itertools
 
 import numpy as np
@@ -500,6 +501,32 @@ def test_parameters_that_view_a_user_buffer_are_updated_one_by_one():
         opt.step()
         ref.step()
     assert flat[3].item() == kept
+    for x, y in zip(ours, theirs):
+        torch.testing.assert_close(x, y, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adadelta"])
+def test_saved_state_of_real_and_complex_parameters_continues_in_torch_optim(name):
+    """``torch.save`` of the state of a group with real and complex parameters (it refuses
+    views of one storage as two dtypes, so their state may not share a buffer), loaded
+    into torch.optim, which then continues as course_lib does."""
+    g = torch.Generator().manual_seed(5)
+    init = [torch.randn(3, dtype=torch.float64, generator=g),
+            torch.randn(2, dtype=torch.complex128, generator=g),
+            torch.randn(4, dtype=torch.float64, generator=g)]
+    kw = dict(lr=0.05, momentum=0.9) if name == "SGD" else dict(lr=0.05)
+    ours, opt, _ = _side_by_side(name, init, **kw)
+    saved = io.BytesIO()
+    torch.save(opt.state_dict(), saved)
+    saved.seek(0)
+    theirs = [p.detach().clone().requires_grad_() for p in ours]
+    ref = getattr(torch.optim, name)(theirs, **kw)
+    ref.load_state_dict(torch.load(saved))
+    for _ in range(3):
+        for params, o in ((ours, opt), (theirs, ref)):
+            for p in params:
+                p.grad = p.detach() * 1j if p.is_complex() else torch.sin(p.detach())
+            o.step()
     for x, y in zip(ours, theirs):
         torch.testing.assert_close(x, y, rtol=1e-12, atol=1e-14)
 
