@@ -19,10 +19,10 @@ every op finds its operands in cache; and the state of the parameters updated to
 is one flat buffer (each parameter's state a view of it), so that an op on state and
 temporaries alone, such as RMSprop's ``sqrt(s)``, is one op per unit rather than one
 per parameter. Measured on 10M float32 or complex64 parameters in 16 and 128 tensors
-(``benchmarks/optimizers.py``, four runs, two CPU threads): 0.29-0.95x the time of
+(``benchmarks/optimizers.py``, five runs, two CPU threads): 0.29-0.95x the time of
 torch.optim's foreach step, except RMSprop on 16 tensors, 0.74-1.07x, where both are
 bound by the same ``sqrt`` kernel and by memory traffic; against torch.optim's per-tensor
-loop (its default on the CPU) 0.67-0.91x on 128 tensors and 0.81-1.13x on 16.
+loop (its default on the CPU) 0.67-0.94x on 128 tensors and 0.81-1.13x on 16.
 Since the state tensors share one storage, ``torch.save`` of a single state tensor
 writes the whole buffer; save ``state_dict()`` (each storage is written once).
 
