@@ -50,6 +50,7 @@ Example
 from __future__ import annotations
 
 import contextlib
+import itertools
 
 import torch
 
@@ -295,27 +296,29 @@ class TensorListOps:
         torch._foreach_copy_(outs, [x.detach() for x in xs])
         return outs
 
-    def add(self, xs, ys, alpha=1.0):
-        made = self._out(xs)
+    def _new(self, name, *operands, **kw):
+        """``torch.name(..., out=)`` into the arena's next slot (on the ``_single``
+        operands one op, else one per tensor), or, without an arena, the allocating
+        ``torch._foreach_name``; returns the list of results."""
+        made = self._out(operands[0])
         if made is None:
-            if isinstance(ys, (list, tuple)):
-                return torch._foreach_add(xs, ys, alpha=alpha)
-            return torch._foreach_add(xs, ys * alpha)
+            return getattr(torch, "_foreach_" + name)(*operands, **kw)
         outs, out = made
-        single = self._single(xs, ys)
+        op = getattr(torch, name)
+        single = self._single(*operands)
         if single is not None:
-            x, y = single
-            if isinstance(ys, (list, tuple)):
-                torch.add(x, y, alpha=alpha, out=out)
-            else:
-                torch.add(x, y * alpha, out=out)
-        elif isinstance(ys, (list, tuple)):
-            for x, y, out in zip(xs, ys, outs):
-                torch.add(x, y, alpha=alpha, out=out)
+            op(*single, **kw, out=out)
         else:
-            for x, out in zip(xs, outs):
-                torch.add(x, ys * alpha, out=out)
+            columns = [x if isinstance(x, (list, tuple)) else itertools.repeat(x)
+                       for x in operands]
+            for args, out in zip(zip(*columns), outs):
+                op(*args, **kw, out=out)
         return outs
+
+    def add(self, xs, ys, alpha=1.0):
+        if isinstance(ys, (list, tuple)):
+            return self._new("add", xs, ys, alpha=alpha)
+        return self._new("add", xs, ys * alpha)
 
     def _in_place(self, name, *operands, **kw):
         """``x.name(...)`` on the ``_single`` operands, else ``torch._foreach_name``;
@@ -351,17 +354,7 @@ class TensorListOps:
         return self._in_place("div_", xs, y)
 
     def addcmul(self, xs, a, b, value=1.0):
-        made = self._out(xs)
-        if made is None:
-            return torch._foreach_addcmul(xs, a, b, value=value)
-        outs, out = made
-        single = self._single(xs, a, b)
-        if single is not None:
-            torch.addcmul(*single, value=value, out=out)
-        else:
-            for x, ai, bi, out in zip(xs, a, b, outs):
-                torch.addcmul(x, ai, bi, value=value, out=out)
-        return outs
+        return self._new("addcmul", xs, a, b, value=value)
 
     def addcmul_(self, xs, a, b, value=1.0):
         return self._in_place("addcmul_", xs, a, b, value=value)
@@ -373,17 +366,7 @@ class TensorListOps:
         return self._in_place("lerp_", xs, ys, weight)
 
     def sqrt(self, xs):
-        made = self._out(xs)
-        if made is None:
-            return torch._foreach_sqrt(xs)
-        outs, out = made
-        single = self._single(xs)
-        if single is not None:
-            torch.sqrt(single[0], out=out)
-        else:
-            for x, out in zip(xs, outs):
-                torch.sqrt(x, out=out)
-        return outs
+        return self._new("sqrt", xs)
 
     def sqrt_(self, xs):
         return self._in_place("sqrt_", xs)
