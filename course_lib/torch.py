@@ -476,8 +476,8 @@ def _run_unit(rule, hyper, unit, keys, step, ops, prepare, finish):
     if prepare is not None:
         grads = prepare(params, grads)
     lists = {k: [u[2 + i] for u in unit] for i, k in enumerate(keys)}
-    if not single:  # lists that lie in one buffer run as one tensor
-        for xs in (params, grads, *lists.values()):
+    if not single:  # state that lies in one buffer runs as one tensor (parameters and
+        for xs in lists.values():  # gradients are never in a buffer that course_lib made)
             ops.share(xs)
     state = {k: None if v[0] is None else v[0] if single else v for k, v in lists.items()}
     if step is not None:
